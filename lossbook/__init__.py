@@ -1,0 +1,33 @@
+"""lossbook: the helper package of *lossbook*, an executable textbook on loss functions.
+
+Every chapter starts with ``import lossbook as lb``. The package defines each loss once
+(:data:`LOSSES`), differentiates it with SymPy (:func:`derive`) and checks the result
+against PyTorch autograd and finite differences (:func:`crosscheck`).
+
+>>> import lossbook as lb
+>>> lb.crosscheck("mse").ok
+True
+"""
+
+from lossbook import notation
+from lossbook.calculus import assert_same, derive, same
+from lossbook.check import CrossCheck, Report, crosscheck
+from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
+
+__all__ = [
+    "LOSSES",
+    "CrossCheck",
+    "Domain",
+    "Edge",
+    "Hyper",
+    "Loss",
+    "Report",
+    "assert_same",
+    "crosscheck",
+    "derive",
+    "get",
+    "notation",
+    "same",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,432 @@
+"""Cross-check a loss: SymPy against PyTorch autograd and finite differences.
+
+:func:`crosscheck` evaluates a loss at random points drawn from its domains and at its
+hand-picked edge points, and compares, in float64,
+
+* PyTorch's forward value with :attr:`Loss.expr` evaluated in arbitrary precision (mpmath);
+* autograd's gradient with the SymPy gradient (or :attr:`Loss.autograd` where PyTorch's
+  backward deliberately differs from the derivative of its forward);
+* autograd with finite differences, through :func:`torch.autograd.gradcheck`;
+* at kinks, that autograd returns a subgradient (a value between the one-sided slopes).
+
+Where the loss states a textbook form that PyTorch departs from, the report adds rows that
+measure the departure; those rows inform and never fail.
+
+>>> import lossbook as lb
+>>> report = lb.crosscheck("huber", n=8)
+>>> report.ok
+True
+>>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+crosscheck of 'huber' (delta=1) at 8 sampled and 4 edge points
+check                 points  worst error  tolerance  result
+forward value             12      0.0e+00    1.0e-10  pass
+gradient                  12      0.0e+00    1.0e-10  pass
+finite differences         8            -          -  pass
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+import torch
+
+from lossbook.calculus import _derive, gradient_exprs, mp_function
+from lossbook.losses import Loss, get
+from lossbook.notation import plain
+
+__all__ = ["CrossCheck", "Report", "crosscheck"]
+
+_PRECISIONS = (30, 60, 120, 240, 480, 960, 1920)
+#: Values smaller than this are compared absolutely: with rtol = 1e-10 a gradient of
+#: 4e-18 (σ(40) - 1) that float64 rounds to 0 is an absolute error of 4e-18, not a
+#: relative error of 1.
+_FLOOR = 1e-5
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """One row of a :class:`Report`: a comparison, its worst case and its verdict.
+
+    ``tolerance`` is ``None`` for a row that measures rather than tests (a departure from
+    the textbook formula); such a row always passes.
+    """
+
+    name: str
+    points: int
+    worst_error: float | None
+    tolerance: float | None
+    passed: bool
+    worst: str = ""
+    kind: str = "relative error"
+
+    @property
+    def required(self) -> bool:
+        return self.tolerance is not None or self.name == "finite differences"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of :func:`crosscheck`: one :class:`CrossCheck` per comparison.
+
+    Renders as a table in a notebook; ``ok`` is True when every required row passed and
+    :meth:`assert_ok` raises an ``AssertionError`` that names the loss, the failing check,
+    the worst point and both values.
+    """
+
+    loss: str
+    hyper: dict[str, float]
+    n_sampled: int
+    n_edges: int
+    rows: tuple[CrossCheck, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.passed for r in self.rows)
+
+    def __getitem__(self, name: str) -> CrossCheck:
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(f"no check named {name!r}; checks: {[r.name for r in self.rows]}")
+
+    def failures(self) -> list[CrossCheck]:
+        return [r for r in self.rows if not r.passed]
+
+    def assert_ok(self) -> None:
+        """Raise ``AssertionError`` describing every failed check.
+
+        >>> import lossbook as lb
+        >>> lb.crosscheck("mse").assert_ok()
+        """
+        bad = self.failures()
+        if bad:
+            lines = [f"crosscheck of {self.loss!r} failed:"]
+            for r in bad:
+                if r.worst_error is None:
+                    lines.append(f"  {r.name}: {r.worst}")
+                else:
+                    lines.append(
+                        f"  {r.name}: {r.kind} {r.worst_error:.1e} > tolerance "
+                        f"{r.tolerance:.0e}, worst at {r.worst}"
+                    )
+            raise AssertionError("\n".join(lines))
+
+    def _title(self) -> str:
+        hyper = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
+        hyper = f" ({hyper})" if hyper else ""
+        return (
+            f"crosscheck of {self.loss!r}{hyper} at {self.n_sampled} sampled and "
+            f"{self.n_edges} edge points"
+        )
+
+    @staticmethod
+    def _cells(r: CrossCheck) -> tuple[str, str, str, str, str]:
+        error = "-" if r.worst_error is None else f"{r.worst_error:.1e}"
+        tolerance = "-" if r.tolerance is None else f"{r.tolerance:.1e}"
+        if not r.required:
+            verdict = "measured"
+        else:
+            verdict = "pass" if r.passed else "FAIL"
+        return r.name, str(r.points), error, tolerance, verdict
+
+    def __str__(self) -> str:
+        header = ("check", "points", "worst error", "tolerance", "result")
+        lines = [self._title()]
+        fmt = "{:<20}  {:>5}  {:>11}  {:>9}  {}"
+        lines.append(fmt.format(*header))
+        for r in self.rows:
+            lines.append(fmt.format(*self._cells(r)))
+        for r in self.rows:
+            if (not r.passed or not r.required) and r.worst:
+                lines.append(f"  {r.name}: {r.worst}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<th>{h}</th>" for h in ("check", "points", "worst error", "tolerance", "result", "worst point")
+        )
+        body = []
+        for r in self.rows:
+            cells = self._cells(r)
+            style = "" if r.passed else ' style="color:#b2182b;font-weight:bold"'
+            tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells[:4])
+            tds += f"<td{style}>{cells[4]}</td><td>{html.escape(r.worst)}</td>"
+            body.append(f"<tr>{tds}</tr>")
+        return (
+            f'<table class="lossbook-report"><caption>{html.escape(self._title())}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+
+
+def _mpf(v: float) -> Any:
+    return mpmath.mpf(float(v))
+
+
+def _eval(f: Any, args: Sequence[float], size: int) -> list[float]:
+    """Evaluate a lambdified list exactly enough to be a reference for float64.
+
+    Precision doubles from 30 digits until two successive precisions agree to 25 digits
+    on every entry. Zeros and non-finite values never count as agreement, because
+    cancellation produces them at any too-low precision (1 - σ(1000) is 0 below 435
+    digits); they are accepted only at the last precision, 1920 digits.
+    """
+    previous: list[Any] | None = None
+    values: list[Any] = [mpmath.nan] * size
+    for digits in _PRECISIONS:
+        with mpmath.workdps(digits):
+            try:
+                values = list(f(*(_mpf(a) for a in args)))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                values = [mpmath.nan] * size
+            if previous is not None and all(_agree(a, b) for a, b in zip(previous, values)):
+                break
+        previous = values
+    return [_to_float(v) for v in values]
+
+
+def _agree(a: Any, b: Any) -> bool:
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or a == 0 or b == 0:
+        return False
+    return bool(abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b)))
+
+
+def _to_float(v: Any) -> float:
+    try:
+        if isinstance(v, mpmath.mpc) and v.imag != 0:
+            return math.nan
+        return float(mpmath.re(v)) if isinstance(v, mpmath.mpc) else float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _error(got: float, want: float, floor: float = _FLOOR) -> float:
+    """|got - want| / max(|want|, floor): relative for values above ``floor``, else absolute."""
+    got, want = float(got), float(want)
+    if math.isnan(got) or math.isnan(want):
+        return math.inf
+    if math.isinf(got) or math.isinf(want):
+        return 0.0 if got == want else math.inf
+    return abs(got - want) / max(abs(want), floor)
+
+
+def _describe(loss: Loss, x: np.ndarray, t: np.ndarray) -> str:
+    names = [plain(s) for s in (*loss.inputs, *loss.targets)]
+    return ", ".join(f"{n}={v:.6g}" for n, v in zip(names, (*x, *t)))
+
+
+def crosscheck(
+    loss: str | Loss,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    rtol: float = 1e-10,
+    **hyper: Any,
+) -> Report:
+    """Check a loss's SymPy formula against PyTorch at ``n`` random and all edge points.
+
+    Args:
+        loss: a registry name or a :class:`~lossbook.Loss` of your own.
+        n: number of random points drawn from the loss's domains.
+        seed: seed of the random generator (the same seed gives the same report).
+        rtol: tolerance on the relative error against the arbitrary-precision SymPy reference.
+        **hyper: hyperparameters overriding the loss's defaults.
+
+    Returns:
+        A :class:`Report`; ``report.ok`` and ``report.assert_ok()`` give the verdict.
+
+    >>> import lossbook as lb
+    >>> lb.crosscheck("focal", gamma=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: focal: gamma must satisfy gamma >= 0, got -1.0
+    """
+    loss = get(loss)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    hp = loss.hyperparameters(**hyper)
+    subs = loss.substitutions(**hyper)
+
+    rng = np.random.default_rng(seed)
+    xs, ts = loss.sample(rng, n)
+    edges = loss.edges
+    if edges:
+        xs = np.vstack([xs, np.array([e.inputs for e in edges], dtype=float)])
+        ts = np.vstack([ts, np.array([e.targets for e in edges], dtype=float).reshape(len(edges), -1)])
+    kinds = ["sample"] * n + [e.kind for e in edges]
+    kink = np.array([k == "kink" for k in kinds])
+
+    x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(ts, dtype=torch.float64)
+    values = loss.pytorch(x, t, **hp)
+    (grads,) = torch.autograd.grad(values.sum(), x)
+    values_np = values.detach().numpy()
+    grads_np = grads.numpy()
+
+    symbols = loss.inputs + loss.targets
+    forward_grad = [g.subs(subs) for g in _derive(loss, loss.inputs, 1, False)]
+    reference = mp_function(
+        [loss.expr.subs(subs), *(g.subs(subs) for g in gradient_exprs(loss))], symbols
+    )
+    k = loss.n_inputs
+    refs = np.array([_eval(reference, (*xs[i], *ts[i]), 1 + k) for i in range(len(xs))])
+
+    rows: list[CrossCheck] = []
+    # forward value, everywhere
+    errors = np.array([_error(values_np[i], refs[i, 0]) for i in range(len(xs))])
+    rows.append(_row("forward value", errors, rtol, loss, xs, ts, values_np, refs[:, 0]))
+
+    # gradient, everywhere but kinks
+    smooth = ~kink
+    gerr = np.array(
+        [
+            [_error(grads_np[i, j], refs[i, 1 + j]) for j in range(k)]
+            for i in range(len(xs))
+        ]
+    )
+    rows.append(_grad_row("gradient", gerr, smooth, rtol, loss, xs, ts, grads_np, refs[:, 1:]))
+
+    # subgradients at kinks
+    if kink.any():
+        slope = mp_function(forward_grad, symbols)
+        serr = np.full((len(xs), k), 0.0)
+        lows = np.zeros((len(xs), k))
+        highs = np.zeros((len(xs), k))
+        for i in np.flatnonzero(kink):
+            for j in range(k):
+                h = 1e-6 * max(1.0, abs(xs[i, j]))
+                left, right = xs[i].copy(), xs[i].copy()
+                left[j] -= h
+                right[j] += h
+                a = _eval(slope, (*left, *ts[i]), k)[j]
+                b = _eval(slope, (*right, *ts[i]), k)[j]
+                lo, hi = min(a, b), max(a, b)
+                lows[i, j], highs[i, j] = lo, hi
+                g = grads_np[i, j]
+                outside = max(lo - g, g - hi, 0.0)
+                serr[i, j] = outside / max(abs(lo), abs(hi), 1.0)
+        sub = serr[kink]
+        i_w, j_w = np.unravel_index(int(np.argmax(np.where(kink[:, None], serr, -1.0))), serr.shape)
+        rows.append(
+            CrossCheck(
+                "subgradient at kinks",
+                int(kink.sum()),
+                float(sub.max()),
+                rtol,
+                bool(sub.max() <= rtol),
+                f"{_describe(loss, xs[i_w], ts[i_w])}: autograd ∂/∂{plain(loss.inputs[j_w])} = "
+                f"{grads_np[i_w, j_w]:.6g}, one-sided slopes [{lows[i_w, j_w]:.6g}, "
+                f"{highs[i_w, j_w]:.6g}]",
+                kind="distance outside the one-sided slopes",
+            )
+        )
+
+    # finite differences on the random points (interior of the domain, away from kinks)
+    x_s = torch.tensor(xs[:n], dtype=torch.float64, requires_grad=True)
+    t_s = torch.tensor(ts[:n], dtype=torch.float64)
+    passed = torch.autograd.gradcheck(
+        lambda inp: loss.torch_fn(inp, t_s, **hp),
+        (x_s,),
+        eps=1e-6,
+        atol=1e-5,
+        rtol=1e-3,
+        raise_exception=False,
+    )
+    rows.append(
+        CrossCheck(
+            "finite differences",
+            n,
+            None,
+            None,
+            bool(passed),
+            "" if passed else "torch.autograd.gradcheck (eps=1e-6, atol=1e-5, rtol=1e-3) failed",
+        )
+    )
+
+    # measured departures (never fail)
+    if loss.textbook is not None:
+        textbook = mp_function([loss.textbook.subs(subs)], symbols)
+        tb = np.array([_eval(textbook, (*xs[i], *ts[i]), 1)[0] for i in range(len(xs))])
+        defined = ~np.isnan(tb)
+        with np.errstate(invalid="ignore"):
+            diff = np.where(defined, np.abs(tb - refs[:, 0]), -1.0)
+        i = int(np.argmax(diff))
+        undefined = int((~defined).sum())
+        rows.append(
+            CrossCheck(
+                "textbook - PyTorch",
+                int(defined.sum()),
+                float(diff[i]),
+                None,
+                True,
+                f"{_describe(loss, xs[i], ts[i])}: textbook {tb[i]:.6g}, PyTorch {values_np[i]:.6g}"
+                + (f"; textbook undefined (0·log 0) at {undefined} point(s)" if undefined else ""),
+                kind="absolute difference",
+            )
+        )
+    if loss.autograd is not None:
+        slope = mp_function(forward_grad, symbols)
+        fd = np.array([_eval(slope, (*xs[i], *ts[i]), k) for i in range(len(xs))])
+        derr = np.array(
+            [[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))]
+        )
+        derr[kink] = 0.0
+        i, j = np.unravel_index(int(np.argmax(derr)), derr.shape)
+        rows.append(
+            CrossCheck(
+                "autograd - d(forward)",
+                int(smooth.sum()),
+                float(derr[i, j]),
+                None,
+                True,
+                f"{_describe(loss, xs[i], ts[i])}: ∂/∂{plain(loss.inputs[j])} of the forward "
+                f"{fd[i, j]:.6g}, autograd {grads_np[i, j]:.6g}",
+            )
+        )
+    return Report(loss.name, hp, n, len(edges), tuple(rows))
+
+
+def _row(
+    name: str,
+    errors: np.ndarray,
+    rtol: float,
+    loss: Loss,
+    xs: np.ndarray,
+    ts: np.ndarray,
+    got: np.ndarray,
+    want: np.ndarray,
+) -> CrossCheck:
+    i = int(np.argmax(errors))
+    worst = f"{_describe(loss, xs[i], ts[i])}: PyTorch {got[i]:.17g}, SymPy {want[i]:.17g}"
+    return CrossCheck(name, len(errors), float(errors[i]), rtol, bool(errors[i] <= rtol), worst)
+
+
+def _grad_row(
+    name: str,
+    errors: np.ndarray,
+    mask: np.ndarray,
+    rtol: float,
+    loss: Loss,
+    xs: np.ndarray,
+    ts: np.ndarray,
+    got: np.ndarray,
+    want: np.ndarray,
+) -> CrossCheck:
+    masked = np.where(mask[:, None], errors, -1.0)
+    i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+    worst = (
+        f"{_describe(loss, xs[i], ts[i])}: ∂/∂{plain(loss.inputs[j])} autograd "
+        f"{got[i, j]:.17g}, SymPy {want[i, j]:.17g}"
+    )
+    value = float(masked[i, j])
+    return CrossCheck(name, int(mask.sum()), value, rtol, bool(value <= rtol), worst)

@@ -1,0 +1,149 @@
+"""The book's SymPy symbols, declared once.
+
+Every chapter and every registry entry builds its formulas from these names, so the
+notation page, the registry and the prose cannot drift apart. The table
+:data:`SYMBOLS` is what the notation page renders.
+
+>>> from lossbook.notation import z, y, sigmoid
+>>> sigmoid(z)
+1/(1 + exp(-z))
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = [
+    "C_DEFAULT",
+    "SYMBOLS",
+    "alpha",
+    "beta",
+    "class_symbols",
+    "delta",
+    "eps",
+    "gamma",
+    "lam",
+    "m",
+    "mu",
+    "p",
+    "plain",
+    "sigmoid",
+    "softmax",
+    "tau",
+    "var",
+    "y",
+    "yhat",
+    "z",
+]
+
+#: Number of classes used when a vector loss is written out symbolically.
+C_DEFAULT = 3
+
+y = sp.Symbol("y", real=True)
+"""Target: a real number, a label in {0, 1} or {-1, +1}, or a count."""
+z = sp.Symbol("z", real=True)
+"""Raw score (logit) produced by a model before any output activation."""
+p = sp.Symbol("p", positive=True)
+"""Predicted probability, p = σ(z) or a softmax component."""
+yhat = sp.Symbol(r"\hat{y}", real=True)
+"""Regression prediction."""
+mu = sp.Symbol(r"\mu", real=True)
+"""Predicted mean of a distribution over the target."""
+var = sp.Symbol(r"\sigma^{2}", positive=True)
+"""Predicted variance (GaussianNLLLoss's ``var``)."""
+delta = sp.Symbol(r"\delta", positive=True)
+"""Huber threshold."""
+beta = sp.Symbol(r"\beta", positive=True)
+"""SmoothL1 threshold."""
+gamma = sp.Symbol(r"\gamma", nonnegative=True)
+"""Focusing parameter of the focal loss."""
+alpha = sp.Symbol(r"\alpha", positive=True)
+"""Class weight of the focal loss (weight of the positive class)."""
+eps = sp.Symbol(r"\varepsilon", nonnegative=True)
+"""Label-smoothing strength, or a numerical clamp where a section says so."""
+m = sp.Symbol("m", positive=True)
+"""Margin."""
+tau = sp.Symbol(r"\tau", positive=True)
+"""Temperature."""
+lam = sp.Symbol(r"\lambda", positive=True)
+"""Regularisation strength."""
+
+
+def sigmoid(x: sp.Expr) -> sp.Expr:
+    """The logistic function σ(x) = 1 / (1 + e^{-x}).
+
+    >>> sigmoid(sp.Integer(0))
+    1/2
+    """
+    return 1 / (1 + sp.exp(-x))
+
+
+def class_symbols(name: str, count: int = C_DEFAULT, **assumptions: bool) -> tuple[sp.Symbol, ...]:
+    """Indexed symbols ``name_0 … name_{count-1}`` for a vector over classes.
+
+    >>> class_symbols("z", 3, real=True)
+    (z_0, z_1, z_2)
+    """
+    if not isinstance(count, int) or isinstance(count, bool) or count < 2:
+        raise ValueError(f"count must be an integer >= 2 (number of classes), got {count!r}")
+    return tuple(sp.Symbol(f"{name}_{c}", **assumptions) for c in range(count))
+
+
+def softmax(logits: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
+    """Softmax of a tuple of logits, p_c = e^{z_c} / Σ_k e^{z_k}.
+
+    >>> sum(softmax(class_symbols("z", 2, real=True))).simplify()
+    1
+    """
+    denominator = sp.Add(*[sp.exp(v) for v in logits])
+    return tuple(sp.exp(v) / denominator for v in logits)
+
+
+#: (symbol, LaTeX, meaning) for the notation page, in reading order.
+SYMBOLS: tuple[tuple[str, str, str], ...] = (
+    ("y", "y", "target: real value, class label, label in {0, 1} or {-1, +1}, or count"),
+    ("z", "z", "raw score (logit) before the output activation"),
+    ("p", r"p = \sigma(z)\ \text{or}\ \operatorname{softmax}(z)_c", "predicted probability"),
+    ("yhat", r"\hat{y}", "regression prediction"),
+    ("mu", r"\mu", "predicted mean of a distribution over the target"),
+    ("var", r"\sigma^{2}", "predicted variance"),
+    ("C", "C", "number of classes"),
+    ("N", "N", "batch size (number of examples a reduction averages over)"),
+    ("K", "K", "number of negatives in a contrastive loss"),
+    ("tau", r"\tau", "temperature"),
+    ("delta", r"\delta", "Huber threshold"),
+    ("beta", r"\beta", "SmoothL1 threshold"),
+    ("gamma", r"\gamma", "focal-loss focusing parameter"),
+    ("alpha", r"\alpha", "focal-loss weight of the positive class"),
+    ("eps", r"\varepsilon", "label-smoothing strength"),
+    ("m", "m", "margin"),
+    ("lam", r"\lambda", "regularisation strength"),
+)
+
+
+_PLAIN = {
+    r"\hat{y}": "ŷ",
+    r"\mu": "μ",
+    r"\sigma^{2}": "σ²",
+    r"\ell": "ℓ",
+    r"\delta": "δ",
+    r"\beta": "β",
+    r"\gamma": "γ",
+    r"\alpha": "α",
+    r"\varepsilon": "ε",
+    r"\epsilon_{\sigma}": "eps",
+    r"\tau": "τ",
+    r"\lambda": "λ",
+}
+
+
+def plain(symbol: sp.Symbol) -> str:
+    """A symbol's name as plain Unicode text, for tables and error messages.
+
+    >>> plain(yhat), plain(var), plain(class_symbols(r"\\ell", 2)[1])
+    ('ŷ', 'σ²', 'ℓ_1')
+    """
+    name = symbol.name
+    for tex, text in _PLAIN.items():
+        name = name.replace(tex, text)
+    return name
