@@ -9,7 +9,7 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import notation
+from lossbook import notation, plot
 from lossbook.calculus import assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
@@ -27,6 +27,7 @@ __all__ = [
     "derive",
     "get",
     "notation",
+    "plot",
     "same",
 ]
 

@@ -38,7 +38,7 @@ import sympy as sp
 import torch
 
 from lossbook.calculus import _derive, gradient_exprs, mp_function
-from lossbook.losses import Loss, get
+from lossbook.losses import Edge, Loss, get
 from lossbook.notation import plain
 
 __all__ = ["CrossCheck", "Report", "crosscheck"]
@@ -229,6 +229,7 @@ def crosscheck(
     n: int = 16,
     seed: int = 0,
     rtol: float = 1e-10,
+    points: tuple[Any, Any] | None = None,
     **hyper: Any,
 ) -> Report:
     """Check a loss's SymPy formula against PyTorch at ``n`` random and all edge points.
@@ -237,7 +238,12 @@ def crosscheck(
         loss: a registry name or a :class:`~lossbook.Loss` of your own.
         n: number of random points drawn from the loss's domains.
         seed: seed of the random generator (the same seed gives the same report).
-        rtol: tolerance on the relative error against the arbitrary-precision SymPy reference.
+        rtol: tolerance on the error against the arbitrary-precision SymPy reference. The
+            error is |PyTorch - SymPy| / max(|SymPy|, 1e-5): relative for values above 1e-5,
+            absolute below (float64 cannot carry σ(40) - 1 = -4e-18 through σ(40) ≈ 1).
+        points: extra points ``(x, t)`` to check, shaped like :meth:`Loss.pytorch`'s
+            arguments. A point where an ``Abs``, ``Max``, ``Min``, ``sign`` or ``Piecewise``
+            condition of the formula switches is checked as a kink (subgradient).
         **hyper: hyperparameters overriding the loss's defaults.
 
     Returns:
@@ -260,6 +266,20 @@ def crosscheck(
     rng = np.random.default_rng(seed)
     xs, ts = loss.sample(rng, n)
     edges = loss.edges
+    if points is not None:
+        px = loss._as_2d("x", points[0], loss.n_inputs, loss.input_domain).detach().double().numpy()
+        pt = (
+            loss._as_2d("t", points[1], loss.n_targets, loss.target_domain).detach().double().numpy()
+            if loss.n_targets
+            else np.zeros((px.shape[0], 0))
+        )
+        if pt.shape[0] != px.shape[0]:
+            raise ValueError(f"points: x and t must have the same number of rows, got {px.shape[0]} and {pt.shape[0]}")
+        switches = _switches(loss, subs)
+        edges = edges + tuple(
+            Edge(tuple(px[i]), tuple(pt[i]), "kink" if _on_switch(switches, px[i], pt[i]) else "edge")
+            for i in range(px.shape[0])
+        )
     if edges:
         xs = np.vstack([xs, np.array([e.inputs for e in edges], dtype=float)])
         ts = np.vstack([ts, np.array([e.targets for e in edges], dtype=float).reshape(len(edges), -1)])
@@ -394,6 +414,29 @@ def crosscheck(
             )
         )
     return Report(loss.name, hp, n, len(edges), tuple(rows))
+
+
+def _switches(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> Any:
+    """A function returning the values of every expression whose sign switches a branch."""
+    expr = loss.expr.subs(subs)
+    found: list[sp.Expr] = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside)):
+            found.append(node.args[0])
+        elif isinstance(node, (sp.Max, sp.Min)):
+            found.extend(a - b for a, b in zip(node.args, node.args[1:]))
+        elif isinstance(node, sp.Piecewise):
+            found.extend(
+                c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational)
+            )
+    return mp_function(found, loss.inputs + loss.targets) if found else None
+
+
+def _on_switch(switches: Any, x: np.ndarray, t: np.ndarray) -> bool:
+    if switches is None:
+        return False
+    with mpmath.workdps(30):
+        return any(v == 0 for v in switches(*(_mpf(a) for a in (*x, *t))))
 
 
 def _row(
