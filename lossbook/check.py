@@ -27,6 +27,7 @@ finite differences         8            -          -  pass
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -122,18 +123,14 @@ class Report:
         hyper = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
         hyper = f" ({hyper})" if hyper else ""
         return (
-            f"crosscheck of {self.loss!r}{hyper} at {self.n_sampled} sampled and "
-            f"{self.n_edges} edge points"
+            f"crosscheck of {self.loss!r}{hyper} at {self.n_sampled} sampled and {self.n_edges} edge points"
         )
 
     @staticmethod
     def _cells(r: CrossCheck) -> tuple[str, str, str, str, str]:
         error = "-" if r.worst_error is None else f"{r.worst_error:.1e}"
         tolerance = "-" if r.tolerance is None else f"{r.tolerance:.1e}"
-        if not r.required:
-            verdict = "measured"
-        else:
-            verdict = "pass" if r.passed else "FAIL"
+        verdict = "measured" if not r.required else "pass" if r.passed else "FAIL"
         return r.name, str(r.points), error, tolerance, verdict
 
     def __str__(self) -> str:
@@ -187,7 +184,7 @@ def _eval(f: Any, args: Sequence[float], size: int) -> list[float]:
                 values = list(f(*(_mpf(a) for a in args)))
             except (ZeroDivisionError, ValueError, OverflowError):
                 values = [mpmath.nan] * size
-            if previous is not None and all(_agree(a, b) for a, b in zip(previous, values)):
+            if previous is not None and all(_agree(a, b) for a, b in zip(previous, values, strict=True)):
                 break
         previous = values
     return [_to_float(v) for v in values]
@@ -220,7 +217,7 @@ def _error(got: float, want: float, floor: float = _FLOOR) -> float:
 
 def _describe(loss: Loss, x: np.ndarray, t: np.ndarray) -> str:
     names = [plain(s) for s in (*loss.inputs, *loss.targets)]
-    return ", ".join(f"{n}={v:.6g}" for n, v in zip(names, (*x, *t)))
+    return ", ".join(f"{n}={v:.6g}" for n, v in zip(names, (*x, *t), strict=True))
 
 
 def crosscheck(
@@ -274,7 +271,9 @@ def crosscheck(
             else np.zeros((px.shape[0], 0))
         )
         if pt.shape[0] != px.shape[0]:
-            raise ValueError(f"points: x and t must have the same number of rows, got {px.shape[0]} and {pt.shape[0]}")
+            raise ValueError(
+                f"points: x and t must have the same number of rows, got {px.shape[0]} and {pt.shape[0]}"
+            )
         switches = _switches(loss, subs)
         edges = edges + tuple(
             Edge(tuple(px[i]), tuple(pt[i]), "kink" if _on_switch(switches, px[i], pt[i]) else "edge")
@@ -295,9 +294,7 @@ def crosscheck(
 
     symbols = loss.inputs + loss.targets
     forward_grad = [g.subs(subs) for g in _derive(loss, loss.inputs, 1, False)]
-    reference = mp_function(
-        [loss.expr.subs(subs), *(g.subs(subs) for g in gradient_exprs(loss))], symbols
-    )
+    reference = mp_function([loss.expr.subs(subs), *(g.subs(subs) for g in gradient_exprs(loss))], symbols)
     k = loss.n_inputs
     refs = np.array([_eval(reference, (*xs[i], *ts[i]), 1 + k) for i in range(len(xs))])
 
@@ -308,12 +305,7 @@ def crosscheck(
 
     # gradient, everywhere but kinks
     smooth = ~kink
-    gerr = np.array(
-        [
-            [_error(grads_np[i, j], refs[i, 1 + j]) for j in range(k)]
-            for i in range(len(xs))
-        ]
-    )
+    gerr = np.array([[_error(grads_np[i, j], refs[i, 1 + j]) for j in range(k)] for i in range(len(xs))])
     rows.append(_grad_row("gradient", gerr, smooth, rtol, loss, xs, ts, grads_np, refs[:, 1:]))
 
     # subgradients at kinks
@@ -397,9 +389,7 @@ def crosscheck(
     if loss.autograd is not None:
         slope = mp_function(forward_grad, symbols)
         fd = np.array([_eval(slope, (*xs[i], *ts[i]), k) for i in range(len(xs))])
-        derr = np.array(
-            [[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))]
-        )
+        derr = np.array([[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))])
         derr[kink] = 0.0
         i, j = np.unravel_index(int(np.argmax(derr)), derr.shape)
         rows.append(
@@ -424,11 +414,9 @@ def _switches(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> Any:
         if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside)):
             found.append(node.args[0])
         elif isinstance(node, (sp.Max, sp.Min)):
-            found.extend(a - b for a, b in zip(node.args, node.args[1:]))
+            found.extend(a - b for a, b in itertools.pairwise(node.args))
         elif isinstance(node, sp.Piecewise):
-            found.extend(
-                c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational)
-            )
+            found.extend(c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational))
     return mp_function(found, loss.inputs + loss.targets) if found else None
 
 

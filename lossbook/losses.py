@@ -13,7 +13,7 @@ A registry entry says four things about a loss and the tests hold it to each of 
 >>> import lossbook as lb
 >>> mse = lb.get("mse")
 >>> mse.expr
-(-y + \\hat{y})**2
+(\\hat{y} - y)**2
 >>> float(mse.pytorch([[2.0]], [[0.5]])[0])
 2.25
 """
@@ -137,9 +137,7 @@ LOG_PROBABILITIES = Domain(
 MEAN_AND_VARIANCE = Domain(
     "rows (mean, variance) with variance >= 0",
     lambda a: _all_finite(a) and bool(np.all(a[:, 1] >= 0)),
-    lambda rng, n, w: np.column_stack(
-        [3.0 * rng.standard_normal(n), np.exp(rng.uniform(-2.0, 2.0, size=n))]
-    ),
+    lambda rng, n, w: np.column_stack([3.0 * rng.standard_normal(n), np.exp(rng.uniform(-2.0, 2.0, size=n))]),
 )
 
 
@@ -322,9 +320,7 @@ class Loss:
             t = a
         else:
             arr = np.asarray(a)
-            if arr.dtype == object or not (
-                np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
-            ):
+            if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
                 raise TypeError(f"{self.name}: {arg} must be numeric, got dtype {arr.dtype}")
             t = torch.as_tensor(arr)
         if t.dim() == 1 and width == 1:
@@ -332,8 +328,7 @@ class Loss:
         if t.dim() != 2 or t.shape[1] != width:
             names = ", ".join(map(str, self.inputs if arg == "x" else self.targets))
             raise ValueError(
-                f"{self.name}: {arg} must have shape (N, {width}) (columns: {names}), "
-                f"got {tuple(t.shape)}"
+                f"{self.name}: {arg} must have shape (N, {width}) (columns: {names}), got {tuple(t.shape)}"
             )
         values = t.detach().cpu().double().numpy()
         if not domain.check(values):
@@ -423,7 +418,7 @@ def sigmoid_focal_loss(z: torch.Tensor, y: torch.Tensor, *, gamma: float, alpha:
     cross-entropy factor is computed from logits, as ``torchvision.ops.sigmoid_focal_loss``
     does (torchvision is not a dependency of the book).
 
-    >>> z = torch.tensor([0.0]); y = torch.tensor([1.0])
+    >>> z = torch.tensor([0.0], dtype=torch.float64); y = torch.tensor([1.0], dtype=torch.float64)
     >>> float(sigmoid_focal_loss(z, y, gamma=0.0, alpha=0.5) * 2)  # = BCE = ln 2
     0.6931471805599453
     """
@@ -444,9 +439,7 @@ _TORCH: dict[str, TorchFn] = {
     "huber": lambda x, t, delta: F.huber_loss(_col(x), _col(t), reduction="none", delta=delta),
     "smooth_l1": lambda x, t, beta: F.smooth_l1_loss(_col(x), _col(t), reduction="none", beta=beta),
     "bce": lambda x, t: F.binary_cross_entropy(_col(x), _col(t), reduction="none"),
-    "bce_with_logits": lambda x, t: F.binary_cross_entropy_with_logits(
-        _col(x), _col(t), reduction="none"
-    ),
+    "bce_with_logits": lambda x, t: F.binary_cross_entropy_with_logits(_col(x), _col(t), reduction="none"),
     "cross_entropy": lambda x, t: F.cross_entropy(x, t.argmax(dim=1), reduction="none"),
     "cross_entropy_smoothed": lambda x, t, label_smoothing: F.cross_entropy(
         x, t.argmax(dim=1), reduction="none", label_smoothing=label_smoothing
@@ -482,7 +475,8 @@ def _median(t: Array) -> Array:
 
 
 def _log_odds(t: Array, labels: tuple[float, float] = (0.0, 1.0)) -> Array:
-    share = float(np.mean(t[:, 0] == labels[1]))
+    low, high = labels
+    share = float(np.mean((t[:, 0] - low) / (high - low)))  # soft targets count fractionally
     return np.array([math.log(share / (1.0 - share))])
 
 
@@ -518,7 +512,9 @@ _CLAMP = sp.Symbol(r"\epsilon_{\sigma}", positive=True)
 
 def _cross_entropy_expr(smoothing: sp.Expr) -> sp.Expr:
     probs = nt.softmax(Z)
-    return -sp.Add(*[((1 - smoothing) * q + smoothing / C) * sp.log(pc) for q, pc in zip(Q, probs)])
+    return -sp.Add(
+        *[((1 - smoothing) * q + smoothing / C) * sp.log(pc) for q, pc in zip(Q, probs, strict=True)]
+    )
 
 
 _one_hot_edges = (
@@ -529,6 +525,7 @@ _one_hot_edges = (
 )
 
 _gaussian_nll_smooth = half * (sp.log(var) + (y - mu) ** 2 / var)
+
 
 def _loss(**fields: Any) -> Loss:
     """A registry entry whose PyTorch function is looked up by name in ``_TORCH``."""
@@ -682,7 +679,7 @@ _ENTRIES: tuple[Loss, ...] = (
         convex=True,
         smoothness="C∞",
         best_constant=_log_odds,
-        best_constant_text="z = log-odds of the share of positives",
+        best_constant_text="z = log-odds of the mean target (the share of positives)",
         refs=("bishop2006pattern", "mccullagh1989generalized"),
     ),
     _loss(
@@ -725,7 +722,7 @@ _ENTRIES: tuple[Loss, ...] = (
         name="nll",
         title="Negative log-likelihood on log-probabilities",
         torch_name="torch.nn.functional.nll_loss",
-        expr=-sp.Add(*[q * lq for q, lq in zip(Q, LOGQ)]),
+        expr=-sp.Add(*[q * lq for q, lq in zip(Q, LOGQ, strict=True)]),
         inputs=LOGQ,
         targets=Q,
         input_domain=LOG_PROBABILITIES,
@@ -749,7 +746,7 @@ _ENTRIES: tuple[Loss, ...] = (
         name="kl_div",
         title="Kullback-Leibler divergence (KLDivLoss), summed over classes",
         torch_name="torch.nn.functional.kl_div(...).sum(dim=1)",
-        expr=sp.Add(*[q * (sp.log(q) - lq) for q, lq in zip(Q, LOGQ)]),
+        expr=sp.Add(*[q * (sp.log(q) - lq) for q, lq in zip(Q, LOGQ, strict=True)]),
         inputs=LOGQ,
         targets=Q,
         input_domain=LOG_PROBABILITIES,
@@ -833,9 +830,7 @@ _ENTRIES: tuple[Loss, ...] = (
             "1e-6) inside torch.no_grad(): below eps the forward uses eps, but the gradient "
             "passes through the clamp as if it were not there."
         ),
-        autograd=tuple(
-            sp.diff(_gaussian_nll_smooth, s).subs(var, sp.Max(var, _CLAMP)) for s in (mu, var)
-        ),
+        autograd=tuple(sp.diff(_gaussian_nll_smooth, s).subs(var, sp.Max(var, _CLAMP)) for s in (mu, var)),
         inputs=(mu, var),
         targets=(y,),
         hyper=(Hyper(_CLAMP, "eps", 1e-6, low=0.0, low_open=True),),
@@ -960,6 +955,4 @@ def get(name: str | Loss) -> Loss:
     except KeyError:
         close = difflib.get_close_matches(name, list(LOSSES), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"unknown loss {name!r}{hint} Known losses: {', '.join(LOSSES)}"
-        ) from None
+        raise ValueError(f"unknown loss {name!r}{hint} Known losses: {', '.join(LOSSES)}") from None

@@ -1,0 +1,469 @@
+"""Registry-wide property tests: every loss, every claim its entry makes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.optimize
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lossbook as lb
+from lossbook import losses as L
+from lossbook import notation as nt
+
+BIB = Path(__file__).resolve().parents[1] / "references.bib"
+NAMES = list(lb.LOSSES)
+SMOOTH = [n for n in NAMES if not lb.get(n).smoothness.startswith("C⁰")]
+HYPOTHESIS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# --------------------------------------------------------------------- the registry itself
+
+
+def test_registry_has_the_losses_the_book_promises():
+    required = {
+        "mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy",
+        "cross_entropy_smoothed", "nll", "kl_div", "poisson_nll", "gaussian_nll",
+        "soft_margin", "hinge_embedding", "focal",
+    }  # fmt: skip
+    assert required <= set(lb.LOSSES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_entry_is_complete(name):
+    loss = lb.get(name)
+    assert loss.title
+    assert loss.torch_name
+    assert loss.smoothness
+    assert loss.convex in (True, False), "every entry states whether it is convex in its inputs"
+    assert loss.best_constant is not None or loss.best_constant_text
+    assert loss.refs, "every entry cites a source"
+    assert (loss.textbook is None) == (loss.departure == ""), "a textbook form comes with its departure"
+    bib = BIB.read_text(encoding="utf-8")
+    for key in loss.refs:
+        assert "{" + key + "," in bib, f"{key} missing from references.bib"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_latex_comes_from_the_expression(name):
+    loss = lb.get(name)
+    assert sp.latex(loss.expr) in loss._repr_latex_()
+    if loss.textbook is not None:
+        assert sp.latex(loss.textbook) in loss._repr_latex_()
+
+
+# --------------------------------------------------------------------- cross-checks
+
+
+@pytest.mark.parametrize("name", NAMES)
+@HYPOTHESIS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sympy_matches_pytorch_and_finite_differences(name, seed):
+    """Forward value, autograd gradient and gradcheck at random and edge points."""
+    lb.crosscheck(name, n=6, seed=seed).assert_ok()
+
+
+def _point_strategy(domain: lb.Domain, width: int) -> st.SearchStrategy:
+    """Hypothesis rows from a domain, including awkward values (tiny, huge, exact 0)."""
+    finite = {"allow_nan": False, "allow_infinity": False}
+    if domain is L.REAL:
+        element = st.floats(-60, 60, **finite)
+    elif domain is L.PROBABILITY:
+        element = st.floats(0, 1, **finite)
+    elif domain is L.BINARY:
+        element = st.sampled_from([0.0, 1.0])
+    elif domain is L.SIGNS:
+        element = st.sampled_from([-1.0, 1.0])
+    elif domain is L.NONNEGATIVE:
+        element = st.floats(0, 60, **finite)
+    elif domain is L.COUNTS:
+        element = st.integers(0, 10**6).map(float)
+    elif domain is L.ONE_HOT:
+        return st.integers(0, width - 1).map(lambda c: list(np.eye(width)[c]))
+    elif domain in (L.SIMPLEX, L.LOG_PROBABILITIES):
+        logits = st.lists(st.floats(-30, 30, **finite), min_size=width, max_size=width)
+        probs = logits.map(lambda v: list(torch.softmax(torch.tensor(v, dtype=torch.float64), 0).numpy()))
+        return probs if domain is L.SIMPLEX else probs.map(lambda q: list(np.log(q)))
+    elif domain is L.MEAN_AND_VARIANCE:
+        return st.tuples(st.floats(-60, 60, **finite), st.floats(0, 1e4, **finite)).map(list)
+    else:  # pragma: no cover - a new domain must get a strategy here
+        raise AssertionError(f"no strategy for {domain}")
+    return st.lists(element, min_size=width, max_size=width)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@HYPOTHESIS
+@given(data=st.data())
+def test_sympy_matches_pytorch_at_hypothesis_points(name, data):
+    loss = lb.get(name)
+    x = data.draw(_point_strategy(loss.input_domain, loss.n_inputs), label="x")
+    t = data.draw(_point_strategy(loss.target_domain, loss.n_targets), label="t") if loss.n_targets else []
+    if name == "soft_margin":  # documented float64 overflow, tested separately below
+        x = [float(np.clip(x[0], -700, 700))]
+    if name == "kl_div":  # a zero target makes the reference 0·log 0: PyTorch uses 0
+        t = list(np.maximum(t, 1e-300) / np.sum(np.maximum(t, 1e-300)))
+    report = lb.crosscheck(loss, n=1, points=([x], [t]))
+    report.assert_ok()
+
+
+# --------------------------------------------------------------------- convexity claims
+
+
+def _hessian_min_eigenvalues(loss: lb.Loss, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    hess = lb.derive(loss, order=2, simplify=False).subs(loss.substitutions())
+    # DiracDelta (from differentiating a kink twice) is 0 almost everywhere
+    f = sp.lambdify(loss.inputs + loss.targets, hess, modules=[{"DiracDelta": lambda *a: 0.0}, "numpy"])
+    out = []
+    for xi, ti in zip(x, t, strict=True):
+        h = np.array(f(*xi, *ti), dtype=float)
+        out.append(np.linalg.eigvalsh((h + h.T) / 2).min() / max(1.0, np.abs(h).max()))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_convexity_claim(name):
+    """Convex: Hessian PSD and Jensen's inequality on samples. Not convex: a counterexample."""
+    loss = lb.get(name)
+    rng = np.random.default_rng(1)
+    x, t = loss.sample(rng, 400)
+    eig = _hessian_min_eigenvalues(loss, x, t)
+    if loss.convex:
+        assert eig.min() >= -1e-9, f"{name}: negative Hessian eigenvalue {eig.min()}"
+        x2, _ = loss.sample(rng, 400)
+        lam = rng.uniform(size=(400, 1))
+        mid = loss.pytorch(lam * x + (1 - lam) * x2, t).numpy()
+        chord = lam[:, 0] * loss.pytorch(x, t).numpy() + (1 - lam[:, 0]) * loss.pytorch(x2, t).numpy()
+        assert np.all(mid <= chord + 1e-9 * np.maximum(1, np.abs(chord)))
+    else:
+        assert eig.min() < -1e-6, f"{name} claims non-convexity but no counterexample was sampled"
+
+
+def test_gaussian_nll_is_nowhere_jointly_convex():
+    """The note on gaussian_nll: det of the (μ, σ²) Hessian is -1/(2σ⁶)."""
+    hessian = lb.derive("gaussian_nll", order=2).subs(sp.Max(nt.var, L._CLAMP), nt.var)
+    smooth = sp.hessian(L._gaussian_nll_smooth, (nt.mu, nt.var))
+    lb.assert_same(smooth.det(), -1 / (2 * nt.var**3))
+    second = sp.diff(L._gaussian_nll_smooth, nt.var, 2)
+    lb.assert_same(second, (2 * (nt.y - nt.mu) ** 2 - nt.var) / (2 * nt.var**3))
+    assert hessian.shape == (2, 2)
+
+
+def test_focal_loss_is_not_convex_in_the_logit():
+    second = sp.diff(lb.get("focal").expr.subs({nt.gamma: 2, nt.alpha: sp.Rational(1, 4), nt.y: 1}), nt.z, 2)
+    assert second.subs(nt.z, -4).evalf() < 0 < second.subs(nt.z, 0).evalf()
+
+
+# --------------------------------------------------------------------- best constants
+
+
+def _mean_loss(loss, t, **hyper):
+    def f(c):
+        x = np.tile(c, (t.shape[0], 1))
+        return float(loss.pytorch(x, t, **hyper).mean())
+
+    return f
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if lb.get(n).best_constant is not None])
+@HYPOTHESIS
+@given(seed=st.integers(0, 2**32 - 1))
+def test_best_constant_minimises_the_mean_loss(name, seed):
+    loss = lb.get(name)
+    rng = np.random.default_rng(seed)
+    _, t = loss.sample(rng, 41)  # odd: the median is unique
+    best = loss.best_constant(t)
+    f = _mean_loss(loss, t)
+    start = loss.input_domain.draw(rng, 1, loss.n_inputs)[0]
+    if loss.input_domain is L.PROBABILITY:
+        numeric = scipy.optimize.minimize_scalar(f, bounds=(1e-9, 1 - 1e-9), method="bounded").x
+        numeric = np.array([numeric])
+    elif loss.input_domain is L.NONNEGATIVE:
+        numeric = np.array([scipy.optimize.minimize_scalar(f, bounds=(0, 10), method="bounded").x])
+    elif loss.input_domain is L.MEAN_AND_VARIANCE:
+        res = scipy.optimize.minimize(lambda v: f(np.array([v[0], math.exp(v[1])])), [0.0, 0.0])
+        numeric = np.array([res.x[0], math.exp(res.x[1])])
+    else:
+        numeric = scipy.optimize.minimize(
+            f, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14}
+        ).x
+    assert f(best) <= f(numeric) + 1e-7, f"{name}: numeric minimiser {numeric} beats {best}"
+    if name.startswith("cross_entropy"):  # logits are defined up to a common shift
+        best, numeric = best - best.mean(), numeric - numeric.mean()
+    if name == "hinge_embedding" and np.mean(t[:, 0] == 1) == 0.5:
+        return  # flat between 0 and m: every point there is a minimiser
+    np.testing.assert_allclose(best, numeric, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["nll", "kl_div"])
+def test_log_probability_losses_have_no_unconstrained_best_constant(name):
+    loss = lb.get(name)
+    _, t = loss.sample(np.random.default_rng(0), 10)
+    values = [_mean_loss(loss, t)(np.zeros(3) - 1000.0 * s) for s in (1e-1, 1e-2, 1e-3)]
+    assert values[0] > values[1] > values[2], "ℓ -> 0 from below keeps lowering the loss"
+    lifted = [
+        float(loss.torch_fn(torch.full((10, 3), s, dtype=torch.float64), torch.tensor(t)).mean())
+        for s in (0.0, 10.0, 100.0)
+    ]
+    assert lifted[0] > lifted[1] > lifted[2], "unbounded below once ℓ may exceed 0"
+
+
+# --------------------------------------------------------------------- departures from textbooks
+
+
+def test_bce_clamps_the_log_at_minus_100():
+    loss = lb.get("bce")
+    assert float(loss.pytorch([[0.0]], [[1.0]])[0]) == 100.0
+    assert float(loss.pytorch([[1e-50]], [[1.0]])[0]) == 100.0  # textbook: 115.13
+    assert float(loss.gradient([[1e-15]], [[1.0]])[0, 0]) == (1e-15 - 1.0) / float(np.float32(1e-12))
+
+
+def test_poisson_full_adds_stirling_not_log_factorial():
+    loss, full = lb.get("poisson_nll"), lb.get("poisson_nll_full")
+    y = np.arange(0, 200, dtype=float)[:, None]
+    z = np.full_like(y, 0.3)
+    added = (full.pytorch(z, y) - loss.pytorch(z, y)).numpy()
+    log_factorial = np.array([math.lgamma(k + 1) for k in y[:, 0]])
+    assert np.all(added[:2] == 0), "nothing is added for y in {0, 1}"
+    gap = log_factorial[2:] - added[2:]
+    k = y[2:, 0]
+    # Robbins (1955): 1/(12k+1) < log k! - Stirling(k) < 1/(12k)
+    assert np.all((1 / (12 * k + 1) < gap + 1e-12) & (gap < 1 / (12 * k) + 1e-12))
+
+
+def test_gaussian_nll_constant_and_clamp():
+    loss = lb.get("gaussian_nll")
+    unclamped = loss.expr.subs(sp.Max(nt.var, L._CLAMP), nt.var)
+    lb.assert_same(loss.textbook - unclamped, sp.log(2 * sp.pi) / 2)
+    mu, y = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    v = torch.tensor([1e-9, 1e-6, 0.5], dtype=torch.float64)
+    full = F.gaussian_nll_loss(mu, y, v, full=True, reduction="none")
+    part = F.gaussian_nll_loss(mu, y, v, full=False, reduction="none")
+    torch.testing.assert_close(
+        full - part, torch.full((3,), 0.5 * math.log(2 * math.pi), dtype=torch.float64)
+    )
+    assert float(loss.pytorch([[0.0, 1e-9]], [[1.0]])[0]) == float(loss.pytorch([[0.0, 1e-6]], [[1.0]])[0])
+    g = loss.gradient([[0.0, 1e-9]], [[1.0]])
+    assert g[0, 1] != 0, "the clamp is under no_grad: the gradient passes through"
+
+
+def test_soft_margin_overflows_where_bce_with_logits_does_not():
+    z = torch.tensor([-710.0], dtype=torch.float64)
+    assert torch.isinf(F.soft_margin_loss(z, torch.ones(1, dtype=torch.float64), reduction="none")).all()
+    z32 = torch.tensor([-89.0])
+    assert torch.isinf(F.soft_margin_loss(z32, torch.ones(1), reduction="none")).all()
+    stable = F.binary_cross_entropy_with_logits(z32, torch.ones(1), reduction="none")
+    assert float(stable) == pytest.approx(89.0)
+
+
+def test_kl_div_reductions():
+    rng = np.random.default_rng(0)
+    logq = torch.log_softmax(torch.tensor(rng.normal(size=(4, 3))), 1)
+    p = torch.softmax(torch.tensor(rng.normal(size=(4, 3))), 1)
+    per_example = lb.get("kl_div").pytorch(logq, p)
+    torch.testing.assert_close(F.kl_div(logq, p, reduction="batchmean"), per_example.sum() / 4)
+    with pytest.warns(
+        UserWarning, match="'mean' divides the total loss by both the batch size and the support size"
+    ):
+        mean = F.kl_div(logq, p, reduction="mean")
+    torch.testing.assert_close(mean, per_example.sum() / 12)
+    with torch.no_grad():
+        zero_target = F.kl_div(
+            logq, torch.tensor([[0.0, 0.5, 0.5]] * 4, dtype=torch.float64), reduction="none"
+        )
+    assert torch.all(zero_target[:, 0] == 0)
+
+
+def test_log_softmax_then_nll_is_cross_entropy():
+    z = torch.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    onehot = np.eye(3)[[0, 2, 1, 1, 0]]
+    torch.testing.assert_close(
+        lb.get("nll").pytorch(torch.log_softmax(z, 1), onehot), lb.get("cross_entropy").pytorch(z, onehot)
+    )
+
+
+@given(delta=st.floats(0.05, 20), residual=st.floats(-50, 50))
+@HYPOTHESIS
+def test_smooth_l1_is_huber_over_beta(delta, residual):
+    huber = lb.get("huber").pytorch([[residual]], [[0.0]], delta=delta)
+    smooth = lb.get("smooth_l1").pytorch([[residual]], [[0.0]], beta=delta)
+    torch.testing.assert_close(smooth * delta, huber)
+
+
+def test_focal_with_gamma_zero_and_half_alpha_is_half_bce():
+    z = torch.linspace(-20, 20, 41, dtype=torch.float64)[:, None]
+    y = (torch.arange(41) % 2).double()[:, None]
+    focal = lb.get("focal").pytorch(z, y, gamma=0.0, alpha=0.5)
+    torch.testing.assert_close(2 * focal, lb.get("bce_with_logits").pytorch(z, y))
+
+
+# --------------------------------------------------------------------- stated textbook forms
+
+
+def test_textbook_gradients_and_hessians():
+    """Forms every textbook states, checked against derive (derived here independently)."""
+    lb.assert_same(lb.derive("mse")[0], 2 * (nt.yhat - nt.y))
+    lb.assert_same(lb.derive("bce_with_logits")[0], nt.sigmoid(nt.z) - nt.y)
+    lb.assert_same(lb.derive("poisson_nll")[0], sp.exp(nt.z) - nt.y)
+    probs = sp.Matrix(nt.softmax(L.Z))
+    onehot = sp.Matrix(L.Q)
+    # with a one-hot target, sum(q) = 1: substitute q_0 = 1 - q_1 - q_2
+    grad = lb.derive("cross_entropy").subs(L.Q[0], 1 - L.Q[1] - L.Q[2])
+    lb.assert_same(grad, (probs - onehot).subs(L.Q[0], 1 - L.Q[1] - L.Q[2]))
+    hessian = lb.derive("cross_entropy", order=2).subs(L.Q[0], 1 - L.Q[1] - L.Q[2])
+    lb.assert_same(hessian, sp.diag(*probs) - probs * probs.T)
+
+
+# --------------------------------------------------------------------- errors
+
+
+def test_unknown_loss_suggests_the_closest_name():
+    with pytest.raises(ValueError, match=r"unknown loss 'crossentropy'; did you mean 'cross_entropy'\?"):
+        lb.get("crossentropy")
+    with pytest.raises(ValueError, match="unknown loss 'zzz' Known losses: mse"):
+        lb.get("zzz")
+    with pytest.raises(TypeError, match="name must be a loss name"):
+        lb.get(3)
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper", "error", "message"),
+    [
+        ("huber", {"delta": 0.0}, ValueError, r"huber: delta must satisfy delta > 0, got 0.0"),
+        ("huber", {"delta": -2}, ValueError, r"delta > 0, got -2"),
+        ("huber", {"delta": float("nan")}, ValueError, r"delta > 0, got nan"),
+        ("smooth_l1", {"beta": 0}, ValueError, r"beta > 0"),
+        (
+            "cross_entropy_smoothed",
+            {"label_smoothing": 1.0},
+            ValueError,
+            r"label_smoothing >= 0 and label_smoothing < 1, got 1.0",
+        ),
+        ("cross_entropy_smoothed", {"label_smoothing": -0.1}, ValueError, r"label_smoothing >= 0"),
+        ("focal", {"alpha": 1.5}, ValueError, r"alpha >= 0 and alpha <= 1, got 1.5"),
+        ("huber", {"delta": "1"}, TypeError, r"delta must be a real number, got '1' of type str"),
+        ("huber", {"delta": True}, TypeError, r"delta must be a real number"),
+        ("mse", {"delta": 1.0}, TypeError, r"mse: unknown hyperparameter\(s\) \['delta'\]; allowed: none"),
+    ],
+)
+def test_bad_hyperparameters(name, hyper, error, message):
+    loss = lb.get(name)
+    x, t = loss.sample(np.random.default_rng(0), 2)
+    with pytest.raises(error, match=message):
+        loss.pytorch(x, t, **hyper)
+    with pytest.raises(error, match=message):
+        lb.crosscheck(name, **hyper)
+
+
+@pytest.mark.parametrize(
+    ("name", "x", "t", "message"),
+    [
+        ("bce", [[1.5]], [[1.0]], r"bce: x must hold probabilities in \[0, 1\], got \[\[1.5\]\]"),
+        ("bce", [[-0.1]], [[1.0]], r"probabilities in \[0, 1\]"),
+        ("bce", [[0.5]], [[2.0]], r"bce: t must hold probabilities in \[0, 1\]"),
+        (
+            "cross_entropy",
+            [[0.0, 1.0]],
+            [[1, 0, 0]],
+            r"x must have shape \(N, 3\) \(columns: z_0, z_1, z_2\), got \(1, 2\)",
+        ),
+        ("cross_entropy", [[0.0, 1.0, 2.0]], [[1, 1, 0]], r"t must hold one-hot rows"),
+        ("mse", [[0.0], [1.0]], [[1.0]], r"x and t must have the same number of rows, got 2 and 1"),
+        ("mse", [[float("inf")]], [[1.0]], r"x must hold real numbers"),
+        ("soft_margin", [[0.0]], [[0.0]], r"labels in \{-1, \+1\}"),
+        ("poisson_nll", [[0.0]], [[1.5]], r"counts"),
+        ("gaussian_nll", [[0.0, -1.0]], [[1.0]], r"variance >= 0"),
+        ("kl_div", [[-1.0, -1.0, -1.0]], [[0.5, 0.4, 0.0]], r"summing to 1"),
+        ("nll", [[0.5, -1.0, -1.0]], [[1, 0, 0]], r"log-probabilities"),
+        ("mse", [["a"]], [[1.0]], r"mse: x must be numeric"),
+    ],
+)
+def test_bad_inputs(name, x, t, message):
+    with pytest.raises(ValueError if "numeric" not in message else TypeError, match=message):
+        lb.get(name).pytorch(x, t)
+
+
+def test_gradients_need_floating_point_inputs():
+    with pytest.raises(
+        TypeError, match=r"mse: x must be a floating-point tensor to take gradients, got torch.int64"
+    ):
+        lb.get("mse").gradient(torch.tensor([[1]]), [[0.0]])
+
+
+def test_derive_and_crosscheck_arguments():
+    with pytest.raises(ValueError, match="order must be 1 \\(gradient\\) or 2 \\(Hessian\\), got 0"):
+        lb.derive("mse", order=0)
+    with pytest.raises(ValueError, match=r"mse: wrt must be symbols or names .*got 'w'"):
+        lb.derive("mse", wrt="w")
+    assert lb.derive("huber", wrt="delta").shape == (1, 1)
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        lb.crosscheck("mse", n=0)
+    with pytest.raises(ValueError, match=r"rtol must be a number in \(0, 1\), got 2"):
+        lb.crosscheck("mse", rtol=2)
+    with pytest.raises(ValueError, match=r"points: x and t must have the same number of rows"):
+        lb.crosscheck("mse", points=([[0.0], [1.0]], [[0.0]]))
+
+
+def test_loss_definition_is_validated():
+    with pytest.raises(ValueError, match=r"bad: expr uses symbols that are not declared .*: y"):
+        lb.Loss(name="bad", expr=nt.z - nt.y, inputs=(nt.z,), torch_fn=lambda x, t: x[:, 0])
+    with pytest.raises(ValueError, match="name must be a Python identifier, got 'two words'"):
+        lb.Loss(name="two words", expr=nt.z, inputs=(nt.z,), torch_fn=lambda x, t: x[:, 0])
+    with pytest.raises(TypeError, match="expr must be a SymPy expression, got str"):
+        lb.Loss(name="s", expr="z**2", inputs=(nt.z,), torch_fn=lambda x, t: x[:, 0])
+    with pytest.raises(ValueError, match="inputs must name at least one symbol"):
+        lb.Loss(name="s", expr=nt.z, inputs=(), torch_fn=lambda x, t: x[:, 0])
+
+
+# --------------------------------------------------------------------- failing reports
+
+
+def _custom(name, torch_fn):
+    return lb.Loss(
+        name=name, expr=(nt.yhat - nt.y) ** 2, inputs=(nt.yhat,), targets=(nt.y,), torch_fn=torch_fn
+    )
+
+
+def test_a_wrong_value_fails_the_forward_check_with_a_readable_message():
+    report = lb.crosscheck(_custom("scaled", lambda x, t: 1.01 * (x - t)[:, 0] ** 2))
+    assert not report.ok
+    assert report["forward value"].passed is False
+    with pytest.raises(
+        AssertionError,
+        match=r"(?s)crosscheck of 'scaled' failed:.*forward value: relative error 1\.0e-02 > tolerance 1e-10, worst at ŷ=.*, y=.*: PyTorch .*, SymPy ",
+    ):
+        report.assert_ok()
+
+
+def test_a_detached_factor_passes_the_forward_check_and_fails_the_gradient():
+    report = lb.crosscheck(_custom("detached", lambda x, t: ((x - t).detach() * (x - t))[:, 0]))
+    assert report["forward value"].passed
+    assert not report["gradient"].passed
+    assert not report["finite differences"].passed
+    assert "∂/∂ŷ autograd" in report["gradient"].worst
+    assert "FAIL" in str(report)
+    assert "FAIL" in report._repr_html_()
+
+
+def test_report_lookup_names_the_checks():
+    report = lb.crosscheck("mse")
+    with pytest.raises(KeyError, match="no check named 'nope'"):
+        report["nope"]
+
+
+def test_a_wrong_subgradient_fails_at_a_kink():
+    def bad_abs(x, t):
+        d = (x - t)[:, 0]
+        return d.abs() + 3 * d * (d == 0)  # same values; slope 3 at the kink
+
+    loss = lb.Loss(
+        name="bad_abs", expr=sp.Abs(nt.yhat - nt.y), inputs=(nt.yhat,), targets=(nt.y,), torch_fn=bad_abs
+    )
+    report = lb.crosscheck(loss, points=([[0.5]], [[0.5]]))
+    assert not report["subgradient at kinks"].passed  # autograd says 3: outside [-1, 1]
