@@ -7,7 +7,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help install book test lint unit nbval site execute lab bench clean
 
@@ -53,7 +52,7 @@ execute: install
 		echo "executing $$nb"; \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=300 "$$nb" || exit 1; \
-		$(BIN)/nbstripout --keep-output --keep-count "$$nb" || exit 1; \
+		$(BIN)/nbstripout --keep-output --keep-count --extra-keys "metadata.jupytext" "$$nb" || exit 1; \
 	done
 
 lab: install

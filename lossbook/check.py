@@ -18,8 +18,8 @@ measure the departure; those rows inform and never fail.
 True
 >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
 crosscheck of 'huber' (delta=1) at 8 sampled and 4 edge points
-check                 points  worst error  tolerance  result
-forward value             12      0.0e+00    1.0e-10  pass
+check                   points  worst error  tolerance  result
+forward value               12      0.0e+00    1.0e-10  pass
 gradient                  12      0.0e+00    1.0e-10  pass
 finite differences         8            -          -  pass
 """
@@ -45,10 +45,10 @@ from lossbook.notation import plain
 __all__ = ["CrossCheck", "Report", "crosscheck"]
 
 _PRECISIONS = (30, 60, 120, 240, 480, 960, 1920)
-#: Values smaller than this are compared absolutely: with rtol = 1e-10 a gradient of
-#: 4e-18 (σ(40) - 1) that float64 rounds to 0 is an absolute error of 4e-18, not a
-#: relative error of 1.
-_FLOOR = 1e-5
+#: Values smaller than this in size are compared absolutely. A loss computed from O(1)
+#: quantities carries rounding errors of the size of O(1) numbers: σ(40) - 1 = -4e-18
+#: comes out of float64 as exactly 0 (relative error 1, absolute error 4e-18).
+_FLOOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class Report:
     def __str__(self) -> str:
         header = ("check", "points", "worst error", "tolerance", "result")
         lines = [self._title()]
-        fmt = "{:<20}  {:>5}  {:>11}  {:>9}  {}"
+        fmt = "{:<22}  {:>5}  {:>11}  {:>9}  {}"
         lines.append(fmt.format(*header))
         for r in self.rows:
             lines.append(fmt.format(*self._cells(r)))
@@ -206,7 +206,7 @@ def _to_float(v: Any) -> float:
 
 
 def _error(got: float, want: float, floor: float = _FLOOR) -> float:
-    """|got - want| / max(|want|, floor): relative for values above ``floor``, else absolute."""
+    """|got - want| / max(|want|, floor): relative above ``floor`` in size, else absolute."""
     got, want = float(got), float(want)
     if math.isnan(got) or math.isnan(want):
         return math.inf
@@ -236,8 +236,8 @@ def crosscheck(
         n: number of random points drawn from the loss's domains.
         seed: seed of the random generator (the same seed gives the same report).
         rtol: tolerance on the error against the arbitrary-precision SymPy reference. The
-            error is |PyTorch - SymPy| / max(|SymPy|, 1e-5): relative for values above 1e-5,
-            absolute below (float64 cannot carry σ(40) - 1 = -4e-18 through σ(40) ≈ 1).
+            error is |PyTorch - SymPy| / max(|SymPy|, 1): relative for values above 1 in
+            size, absolute below (float64 cannot carry σ(40) - 1 = -4e-18 through σ(40) ≈ 1).
         points: extra points ``(x, t)`` to check, shaped like :meth:`Loss.pytorch`'s
             arguments. A point where an ``Abs``, ``Max``, ``Min``, ``sign`` or ``Piecewise``
             condition of the formula switches is checked as a kink (subgradient).
@@ -336,7 +336,7 @@ def crosscheck(
                 float(sub.max()),
                 rtol,
                 bool(sub.max() <= rtol),
-                f"{_describe(loss, xs[i_w], ts[i_w])}: autograd ∂/∂{plain(loss.inputs[j_w])} = "
+                f"{_describe(loss, xs[i_w], ts[i_w])}: autograd d/d{plain(loss.inputs[j_w])} = "
                 f"{grads_np[i_w, j_w]:.6g}, one-sided slopes [{lows[i_w, j_w]:.6g}, "
                 f"{highs[i_w, j_w]:.6g}]",
                 kind="distance outside the one-sided slopes",
@@ -389,18 +389,23 @@ def crosscheck(
     if loss.autograd is not None:
         slope = mp_function(forward_grad, symbols)
         fd = np.array([_eval(slope, (*xs[i], *ts[i]), k) for i in range(len(xs))])
-        derr = np.array([[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))])
-        derr[kink] = 0.0
+        defined = ~np.isnan(fd) & ~kink[:, None]
+        derr = np.array(
+            [[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))]
+        )
+        derr = np.where(defined, derr, -1.0)
         i, j = np.unravel_index(int(np.argmax(derr)), derr.shape)
+        undefined = int((~defined.all(axis=1) & ~kink).sum())
         rows.append(
             CrossCheck(
                 "autograd - d(forward)",
-                int(smooth.sum()),
+                int(defined.all(axis=1).sum()),
                 float(derr[i, j]),
                 None,
                 True,
-                f"{_describe(loss, xs[i], ts[i])}: ∂/∂{plain(loss.inputs[j])} of the forward "
-                f"{fd[i, j]:.6g}, autograd {grads_np[i, j]:.6g}",
+                f"{_describe(loss, xs[i], ts[i])}: d/d{plain(loss.inputs[j])} of the forward "
+                f"{fd[i, j]:.6g}, autograd {grads_np[i, j]:.6g}"
+                + (f"; derivative of the forward undefined at {undefined} point(s)" if undefined else ""),
             )
         )
     return Report(loss.name, hp, n, len(edges), tuple(rows))
@@ -456,7 +461,7 @@ def _grad_row(
     masked = np.where(mask[:, None], errors, -1.0)
     i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
     worst = (
-        f"{_describe(loss, xs[i], ts[i])}: ∂/∂{plain(loss.inputs[j])} autograd "
+        f"{_describe(loss, xs[i], ts[i])}: d/d{plain(loss.inputs[j])} autograd "
         f"{got[i, j]:.17g}, SymPy {want[i, j]:.17g}"
     )
     value = float(masked[i, j])
