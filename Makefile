@@ -33,6 +33,7 @@ book: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lossbook tests
 
 unit: install
 	$(BIN)/python -m pytest -q -n 2

@@ -390,9 +390,7 @@ def crosscheck(
         slope = mp_function(forward_grad, symbols)
         fd = np.array([_eval(slope, (*xs[i], *ts[i]), k) for i in range(len(xs))])
         defined = ~np.isnan(fd) & ~kink[:, None]
-        derr = np.array(
-            [[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))]
-        )
+        derr = np.array([[_error(grads_np[i, j], fd[i, j]) for j in range(k)] for i in range(len(xs))])
         derr = np.where(defined, derr, -1.0)
         i, j = np.unravel_index(int(np.argmax(derr)), derr.shape)
         undefined = int((~defined.all(axis=1) & ~kink).sum())

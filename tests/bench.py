@@ -21,7 +21,9 @@ CROSSCHECK_BUDGET_S = 5.0
 
 def time_notebook(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
@@ -37,7 +39,10 @@ def time_crosscheck() -> float:
 
 
 def main() -> int:
-    rows = [(p.relative_to(ROOT).as_posix(), time_notebook(p), NOTEBOOK_BUDGET_S) for p in sorted((ROOT / "chapters").glob("*.ipynb"))]
+    rows = [
+        (p.relative_to(ROOT).as_posix(), time_notebook(p), NOTEBOOK_BUDGET_S)
+        for p in sorted((ROOT / "chapters").glob("*.ipynb"))
+    ]
     rows.append(("crosscheck of the whole registry", time_crosscheck(), CROSSCHECK_BUDGET_S))
     width = max(len(r[0]) for r in rows)
     print(f"{'what':<{width}}  {'seconds':>8}  {'budget':>6}")

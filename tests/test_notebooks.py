@@ -53,7 +53,9 @@ def test_every_toc_entry_exists_and_every_page_is_in_the_toc():
     for entry in entries:
         matches = [p for p in (ROOT / f"{entry}.ipynb", ROOT / f"{entry}.md") if p.exists()]
         assert len(matches) == 1, f"_toc.yml entry {entry!r} must match exactly one .ipynb or .md"
-    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in CHAPTERS.glob("*") if p.suffix in {".ipynb", ".md"}}
+    pages = {
+        str(p.relative_to(ROOT).with_suffix("")) for p in CHAPTERS.glob("*") if p.suffix in {".ipynb", ".md"}
+    }
     assert pages == set(entries), f"pages not in the toc: {sorted(pages - set(entries))}"
 
 
@@ -76,7 +78,9 @@ def test_notebook_is_executed_in_order_and_clean(path):
     assert nb["metadata"]["kernelspec"]["language"] == "python"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     counts = [c["execution_count"] for c in code]
-    assert counts == list(range(1, len(code) + 1)), f"not executed top to bottom from a fresh kernel: {counts}"
+    assert counts == list(range(1, len(code) + 1)), (
+        f"not executed top to bottom from a fresh kernel: {counts}"
+    )
     assert any("import lossbook" in _source(c) for c in code), "a chapter imports lossbook"
     for i, cell in enumerate(nb["cells"]):
         assert _source(cell).strip(), f"cell {i} is empty"
@@ -86,7 +90,9 @@ def test_notebook_is_executed_in_order_and_clean(path):
         tags = cell.get("metadata", {}).get("tags", [])
         for out in cell["outputs"]:
             if out["output_type"] == "error":
-                assert "raises-exception" in tags, f"cell {i} raised {out['ename']} without the raises-exception tag"
+                assert "raises-exception" in tags, (
+                    f"cell {i} raised {out['ename']} without the raises-exception tag"
+                )
             if out["output_type"] == "stream":
                 assert out["name"] == "stdout", f"cell {i} wrote to stderr (a warning?): {out['text'][:200]}"
             text = "".join(out.get("data", {}).get("text/plain", []))
@@ -94,9 +100,13 @@ def test_notebook_is_executed_in_order_and_clean(path):
             # ';' (nbval#194): a figure cell must end with plt.show() or a statement instead
             assert not re.search(r"<matplotlib\.[\w.]+ at 0x|^<Axes: ", text), f"cell {i}: stray plot repr"
         last = _source(cell).rstrip().splitlines()[-1]
-        assert not last.endswith(";"), f"cell {i}: nbval ignores a trailing ';' (nbval#194); end with plt.show()"
+        assert not last.endswith(";"), (
+            f"cell {i}: nbval ignores a trailing ';' (nbval#194); end with plt.show()"
+        )
         if "raises-exception" in tags:
-            assert any(o["output_type"] == "error" for o in cell["outputs"]), f"cell {i} is tagged but raised nothing"
+            assert any(o["output_type"] == "error" for o in cell["outputs"]), (
+                f"cell {i} is tagged but raised nothing"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -108,8 +118,12 @@ def test_every_figure_has_a_caption_alt_text_and_a_name(path):
         if any("image/png" in o.get("data", {}) for o in cell["outputs"]):
             meta = cell["metadata"].get("mystnb", {})
             assert meta.get("figure", {}).get("caption", "").strip(), f"cell {i}: figure without a caption"
-            assert meta.get("figure", {}).get("name", "").startswith("fig-"), f"cell {i}: figure without a fig- name"
-            assert len(meta.get("image", {}).get("alt", "").strip()) > 40, f"cell {i}: figure without real alt text"
+            assert meta.get("figure", {}).get("name", "").startswith("fig-"), (
+                f"cell {i}: figure without a fig- name"
+            )
+            assert len(meta.get("image", {}).get("alt", "").strip()) > 40, (
+                f"cell {i}: figure without real alt text"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
