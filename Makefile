@@ -40,7 +40,7 @@ unit: install
 
 nbval: install
 	$(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
-		-n 2 --dist loadscope -p no:randomly chapters/
+		-n 2 --dist loadscope chapters/
 
 site: install
 	rm -rf _build/html
