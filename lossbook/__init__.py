@@ -10,7 +10,7 @@ True
 """
 
 from lossbook import notation, plot
-from lossbook.calculus import assert_same, derive, same
+from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
@@ -22,6 +22,7 @@ __all__ = [
     "Hyper",
     "Loss",
     "Report",
+    "assert_equivalent",
     "assert_same",
     "crosscheck",
     "derive",

@@ -17,7 +17,7 @@ import sympy as sp
 
 from lossbook.losses import Loss, get
 
-__all__ = ["assert_same", "derive", "gradient_exprs", "mp_function", "same"]
+__all__ = ["assert_equivalent", "assert_same", "derive", "gradient_exprs", "mp_function", "same"]
 
 
 def _wrt(loss: Loss, wrt: Any) -> tuple[sp.Symbol, ...]:
@@ -116,6 +116,39 @@ def assert_same(expr: Any, stated: Any, what: str = "expression") -> None:
             )
 
 
+def assert_equivalent(
+    expr: Any, stated: Any, wrt: Any, *, scale: Any = 1, what: str = "expression"
+) -> sp.Expr:
+    """Prove ``expr == scale * stated + constant`` with a constant free of ``wrt``; return it.
+
+    This is how the book says "a negative log-likelihood *is* a loss": equal up to a
+    positive scale and an additive term that does not depend on the prediction, so both
+    have the same minimiser and proportional gradients.
+
+    >>> from lossbook.notation import y, yhat, sigma
+    >>> nll = (y - yhat) ** 2 / (2 * sigma**2) + sp.log(2 * sp.pi * sigma**2) / 2
+    >>> assert_equivalent(nll, (yhat - y) ** 2, yhat, scale=1 / (2 * sigma**2))
+    log(\\sigma) + log(2)/2 + log(pi)/2
+    >>> assert_equivalent(nll, (yhat - y) ** 2, yhat, scale=1)
+    Traceback (most recent call last):
+    ...
+    AssertionError: expression: the remainder depends on \\hat{y} (its derivative is not provably 0: ...)
+    """
+    symbols = wrt if isinstance(wrt, (list, tuple)) else (wrt,)
+    scale = sp.sympify(scale)
+    if scale.is_positive is False or scale.is_zero:
+        raise ValueError(f"{what}: scale must be positive, got {scale}")
+    remainder = sp.sympify(expr) - scale * sp.sympify(stated)
+    for s in symbols:
+        derivative = sp.diff(remainder, s)
+        if not same(derivative, 0):
+            raise AssertionError(
+                f"{what}: the remainder depends on {s} (its derivative is not provably 0: "
+                f"{sp.sstr(sp.simplify(derivative))})"
+            )
+    return sp.simplify(remainder)
+
+
 def _mp_heaviside(x: Any, at_zero: Any = 0.5) -> Any:
     if x > 0:
         return mpmath.mpf(1)
@@ -141,8 +174,9 @@ _MP_MODULES: Sequence[Any] = (
 def mp_function(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> Callable[..., list[Any]]:
     """Lambdify ``exprs`` for exact-enough evaluation in :mod:`mpmath` (arbitrary precision).
 
-    The cross-check evaluates the reference in 50 significant digits, so a naive formula
-    such as log(1 + e^z) is accurate even at z = 1000, where float64 would overflow.
+    mpmath has no overflow: a naive formula such as log(1 + e^z) is accurate even at
+    z = 1000, where float64 gives inf. The cross-check evaluates the reference starting at
+    30 significant digits and doubling the precision until two results agree.
 
     >>> from lossbook.notation import z
     >>> f = mp_function([sp.log(1 + sp.exp(z))], [z])

@@ -7,7 +7,9 @@ hand-picked edge points, and compares, in float64,
 * autograd's gradient with the SymPy gradient (or :attr:`Loss.autograd` where PyTorch's
   backward deliberately differs from the derivative of its forward);
 * autograd with finite differences, through :func:`torch.autograd.gradcheck`;
-* at kinks, that autograd returns a subgradient (a value between the one-sided slopes).
+* at kinks, that autograd returns a subgradient: each component between the one-sided
+  slopes along its own coordinate (for a loss of several inputs this coordinate-wise test
+  is necessary, not sufficient, for a subgradient).
 
 Where the loss states a textbook form that PyTorch departs from, the report adds rows that
 measure the departure; those rows inform and never fail.
@@ -45,6 +47,9 @@ from lossbook.notation import plain
 __all__ = ["CrossCheck", "Report", "crosscheck"]
 
 _PRECISIONS = (30, 60, 120, 240, 480, 960, 1920)
+#: One-sided slopes at a kink are evaluated at x ± 1e-30 (relative), held in 80 digits.
+_KINK_STEP = 1e-30
+_SHIFT_DIGITS = 80
 #: Values smaller than this in size are compared absolutely. A loss computed from O(1)
 #: quantities carries rounding errors of the size of O(1) numbers: σ(40) - 1 = -4e-18
 #: comes out of float64 as exactly 0 (relative error 1, absolute error 4e-18).
@@ -164,8 +169,8 @@ class Report:
         )
 
 
-def _mpf(v: float) -> Any:
-    return mpmath.mpf(float(v))
+def _mpf(v: Any) -> Any:
+    return v if isinstance(v, mpmath.mpf) else mpmath.mpf(float(v))
 
 
 def _eval(f: Any, args: Sequence[float], size: int) -> list[float]:
@@ -308,7 +313,8 @@ def crosscheck(
     gerr = np.array([[_error(grads_np[i, j], refs[i, 1 + j]) for j in range(k)] for i in range(len(xs))])
     rows.append(_grad_row("gradient", gerr, smooth, rtol, loss, xs, ts, grads_np, refs[:, 1:]))
 
-    # subgradients at kinks
+    # subgradients at kinks: autograd must lie between the one-sided slopes, taken at
+    # x ± 1e-30 in high precision (so the bracket is the limit, not a finite difference)
     if kink.any():
         slope = mp_function(forward_grad, symbols)
         serr = np.full((len(xs), k), 0.0)
@@ -316,13 +322,13 @@ def crosscheck(
         highs = np.zeros((len(xs), k))
         for i in np.flatnonzero(kink):
             for j in range(k):
-                h = 1e-6 * max(1.0, abs(xs[i, j]))
-                left, right = xs[i].copy(), xs[i].copy()
-                left[j] -= h
-                right[j] += h
-                a = _eval(slope, (*left, *ts[i]), k)[j]
-                b = _eval(slope, (*right, *ts[i]), k)[j]
-                lo, hi = min(a, b), max(a, b)
+                sides = []
+                for sign in (-1, 1):
+                    with mpmath.workdps(_SHIFT_DIGITS):
+                        shifted = [_mpf(v) for v in xs[i]]
+                        shifted[j] += sign * _KINK_STEP * max(1.0, abs(xs[i, j]))
+                    sides.append(_eval(slope, (*shifted, *ts[i]), k)[j])
+                lo, hi = min(sides), max(sides)
                 lows[i, j], highs[i, j] = lo, hi
                 g = grads_np[i, j]
                 outside = max(lo - g, g - hi, 0.0)

@@ -460,6 +460,15 @@ _TORCH: dict[str, TorchFn] = {
         _col(x), _col(t), margin=margin, reduction="none"
     ),
     "focal": lambda x, t, gamma, alpha: sigmoid_focal_loss(_col(x), _col(t), gamma=gamma, alpha=alpha),
+    "pinball": lambda x, t, quantile: torch.maximum(
+        quantile * (_col(t) - _col(x)), (quantile - 1) * (_col(t) - _col(x))
+    ),
+    "student_t_nll": lambda x, t, df, scale: (
+        -torch.distributions.StudentT(
+            torch.tensor(df, dtype=x.dtype), _col(x), torch.tensor(scale, dtype=x.dtype)
+        ).log_prob(_col(t))
+    ),
+    "hinge": lambda x, t: torch.clamp(1 - _col(t) * _col(x), min=0),
 }
 
 
@@ -488,6 +497,14 @@ def _log_class_prior(t: Array, label_smoothing: float = 0.0) -> Array:
 
 def _mean_and_variance(t: Array) -> Array:
     return np.array([t[:, 0].mean(), t[:, 0].var()])
+
+
+def _quantile(t: Array, level: float) -> Array:
+    return np.array([np.quantile(t[:, 0], level, method="inverted_cdf")])
+
+
+def _majority_sign(t: Array) -> Array:
+    return np.array([1.0 if np.mean(t[:, 0] == 1) > 0.5 else -1.0])
 
 
 def _hinge_embedding_constant(t: Array, margin: float) -> Array:
@@ -597,11 +614,11 @@ _ENTRIES: tuple[Loss, ...] = (
             Edge((0.0,), (0.0,), note="zero residual"),
             Edge((1e8,), (-1e8,), note="large residual"),
         ),
-        model="Gaussian centre, Laplace tails (no normalisable density for all δ is implied)",
+        model="density ∝ exp(-Huber_δ(y - ŷ)): Gaussian centre, Laplace tails, normalisable for every δ > 0",
         link="identity",
         convex=True,
         smoothness="C¹ (second derivative jumps at |ŷ - y| = δ)",
-        best_constant_text="a Huber M-estimate between the median and the mean (no closed form)",
+        best_constant_text="a Huber M-estimate of location (no closed form; not always between median and mean)",
         refs=("huber1964robust",),
     ),
     _loss(
@@ -655,10 +672,14 @@ _ENTRIES: tuple[Loss, ...] = (
         model="y ~ Bernoulli(p)",
         link="none: the input is already a probability",
         convex=True,
-        smoothness="C∞ on 0 < p < 1",
+        smoothness="C∞ on 0 < p < 1 (textbook form)",
         best_constant=_mean,
         best_constant_text="p = mean of y",
         refs=("bishop2006pattern", "pytorch2019"),
+        notes=(
+            "The convexity and smoothness claims are for the textbook form: PyTorch's clamp "
+            "min(-log p, 100) adds a concave kink at p = e^-100, below which the loss is flat."
+        ),
     ),
     _loss(
         name="bce_with_logits",
@@ -672,7 +693,7 @@ _ENTRIES: tuple[Loss, ...] = (
             Edge((1000.0,), (0.0,), note="huge logit, wrong label"),
             Edge((-1000.0,), (1.0,), note="huge negative logit, wrong label"),
             Edge((1000.0,), (1.0,), note="huge logit, right label"),
-            Edge((40.0,), (1.0,), note="loss below float64 resolution of 1"),
+            Edge((40.0,), (1.0,), note="loss 4e-18: PyTorch must return a tiny value, not 1 - 1"),
         ),
         model="y ~ Bernoulli(σ(z))",
         link="logit (canonical): z = log(p / (1 - p))",
@@ -850,7 +871,8 @@ _ENTRIES: tuple[Loss, ...] = (
         notes=(
             "Convex in μ for a fixed σ², but not in σ²: the second derivative in σ² is negative "
             "where σ² > 2(y - μ)². The Hessian in (μ, σ²) has determinant -1/(2σ⁶) < 0, so the "
-            "loss is nowhere jointly convex. It is convex in the log-variance."
+            "loss is nowhere jointly convex. It is convex in the log-variance for a fixed μ, but "
+            "not jointly convex in (μ, log σ²) either."
         ),
     ),
     _loss(
@@ -862,7 +884,7 @@ _ENTRIES: tuple[Loss, ...] = (
         targets=(y,),
         target_domain=SIGNS,
         edges=(
-            Edge((700.0,), (-1.0,), note="margin -700: largest safe in float64"),
+            Edge((700.0,), (-1.0,), note="margin -700: large, but below the 709.78 overflow threshold"),
             Edge((700.0,), (1.0,), note="margin +700"),
             Edge((0.0,), (1.0,)),
         ),
@@ -899,7 +921,11 @@ _ENTRIES: tuple[Loss, ...] = (
         best_constant=lambda t: _hinge_embedding_constant(t, 1.0),
         best_constant_text="z = m if fewer than half the pairs are similar, else 0 (default m = 1)",
         refs=("pytorch2019",),
-        notes="z is a distance between two embeddings; y = 1 for similar pairs, -1 for dissimilar.",
+        notes=(
+            "z is a distance between two embeddings; y = 1 for similar pairs, -1 for dissimilar. "
+            "PyTorch accepts negative z too; over all real z there is no best constant when more "
+            "than half the pairs are similar, and at exactly half every z in [0, m] is optimal."
+        ),
     ),
     _loss(
         name="focal",
@@ -927,7 +953,80 @@ _ENTRIES: tuple[Loss, ...] = (
         smoothness="C∞",
         best_constant_text="no closed form for γ > 0; minimise numerically",
         refs=("lin2017focal",),
-        notes="Both terms matter: negatives are weighted by (1 - α) σ(z)^γ.",
+        notes=(
+            "Both terms matter: negatives are weighted by (1 - α) σ(z)^γ. Not convex in z for any "
+            "γ > 0 (for γ = 0 it is α-weighted BCE, which is convex)."
+        ),
+    ),
+    _loss(
+        name="pinball",
+        title="Pinball (quantile) loss",
+        torch_name="torch.maximum(τ_q d, (τ_q - 1) d) with d = y - ŷ (no torch.nn.functional quantile loss)",
+        expr=sp.Max(nt.tau_q * (y - yhat), (nt.tau_q - 1) * (y - yhat)),
+        inputs=(yhat,),
+        targets=(y,),
+        hyper=(Hyper(nt.tau_q, "quantile", 0.9, low=0.0, high=1.0, low_open=True, high_open=True),),
+        edges=(
+            Edge((0.5,), (0.5,), "kink", "zero residual"),
+            Edge((1e8,), (-1e8,), note="large residual"),
+        ),
+        model="y ~ AsymmetricLaplace(ŷ, b, τ_q) with b fixed",
+        link="identity",
+        convex=True,
+        smoothness="C⁰ (kink at ŷ = y)",
+        best_constant=lambda t: _quantile(t, 0.9),
+        best_constant_text="the τ_q-quantile of y (the 0.9-quantile at the default)",
+        refs=("koenker1978regression", "yu2001bayesian"),
+        notes="At the kink PyTorch's maximum splits the gradient evenly: autograd returns 1/2 - τ_q.",
+    ),
+    _loss(
+        name="student_t_nll",
+        title="Student-t negative log-likelihood (location input)",
+        torch_name="-torch.distributions.StudentT(df, loc, scale).log_prob(y)",
+        expr=sp.log(nt.b)
+        + half * sp.log(nt.nu)
+        + half * sp.log(sp.pi)
+        + sp.loggamma(nt.nu / 2)
+        - sp.loggamma((nt.nu + 1) / 2)
+        + (nt.nu + 1) / 2 * sp.log(1 + ((y - mu) / nt.b) ** 2 / nt.nu),
+        inputs=(mu,),
+        targets=(y,),
+        hyper=(
+            Hyper(nt.nu, "df", 3.0, low=0.0, low_open=True),
+            Hyper(nt.b, "scale", 1.0, low=0.0, low_open=True),
+        ),
+        edges=(
+            Edge((1e8,), (-1e8,), note="huge residual: the gradient fades like 1/d"),
+            Edge((0.0,), (0.0,), note="zero residual"),
+        ),
+        model="y ~ StudentT(ν, μ, b); ν = 1 is the Cauchy distribution",
+        link="identity",
+        convex=False,
+        smoothness="C∞",
+        best_constant_text="an M-estimate of location (no closed form); robust to outliers",
+        refs=("lange1989robust",),
+        notes="Convex in μ only where |y - μ| < b√ν: beyond that the second derivative is negative.",
+    ),
+    _loss(
+        name="hinge",
+        title="Hinge loss on ±1 labels",
+        torch_name="torch.clamp(1 - y z, min=0) (torch.nn.functional has no binary hinge loss)",
+        expr=sp.Max(0, 1 - y * z),
+        inputs=(z,),
+        targets=(y,),
+        target_domain=SIGNS,
+        edges=(
+            Edge((1.0,), (1.0,), "kink", "margin exactly 1"),
+            Edge((-1.0,), (-1.0,), "kink", "margin exactly 1"),
+            Edge((1000.0,), (-1.0,), note="huge wrong margin"),
+        ),
+        model="none: a margin-based surrogate of the 0-1 loss",
+        link="sign(z) predicts the class",
+        convex=True,
+        smoothness="C⁰ (kink at y z = 1)",
+        best_constant=_majority_sign,
+        best_constant_text="z = +1 if most labels are +1, else -1",
+        refs=("cortes1995support",),
     ),
 )
 

@@ -17,6 +17,7 @@ __all__ = [
     "C_DEFAULT",
     "SYMBOLS",
     "alpha",
+    "b",
     "beta",
     "class_symbols",
     "delta",
@@ -25,11 +26,14 @@ __all__ = [
     "lam",
     "m",
     "mu",
+    "nu",
     "p",
     "plain",
+    "sigma",
     "sigmoid",
     "softmax",
     "tau",
+    "tau_q",
     "var",
     "y",
     "yhat",
@@ -67,6 +71,14 @@ tau = sp.Symbol(r"\tau", positive=True)
 """Temperature."""
 lam = sp.Symbol(r"\lambda", positive=True)
 """Regularisation strength."""
+tau_q = sp.Symbol(r"\tau_{q}", positive=True)
+"""Quantile level of the pinball loss, in (0, 1)."""
+nu = sp.Symbol(r"\nu", positive=True)
+"""Degrees of freedom of a Student-t distribution."""
+b = sp.Symbol("b", positive=True)
+"""Scale of a Laplace or Student-t distribution."""
+sigma = sp.Symbol(r"\sigma", positive=True)
+"""Fixed noise standard deviation (a predicted variance is ``var``)."""
 
 
 def sigmoid(x: sp.Expr) -> sp.Expr:
@@ -118,6 +130,10 @@ SYMBOLS: tuple[tuple[str, str, str], ...] = (
     ("eps", r"\varepsilon", "label-smoothing strength"),
     ("m", "m", "margin"),
     ("lam", r"\lambda", "regularisation strength"),
+    ("tau_q", r"\tau_{q}", "quantile level of the pinball loss"),
+    ("sigma", r"\sigma", "fixed noise standard deviation"),
+    ("nu", r"\nu", "degrees of freedom of a Student-t distribution"),
+    ("b", "b", "scale of a Laplace or Student-t distribution"),
 )
 
 
@@ -132,8 +148,11 @@ _PLAIN = {
     r"\alpha": "α",
     r"\varepsilon": "ε",
     r"\epsilon_{\sigma}": "eps",
+    r"\tau_{q}": "τ_q",
     r"\tau": "τ",
     r"\lambda": "λ",
+    r"\nu": "ν",
+    r"\sigma": "σ",
 }
 
 

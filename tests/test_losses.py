@@ -31,7 +31,7 @@ def test_registry_has_the_losses_the_book_promises():
     required = {
         "mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy",
         "cross_entropy_smoothed", "nll", "kl_div", "poisson_nll", "gaussian_nll",
-        "soft_margin", "hinge_embedding", "focal",
+        "soft_margin", "hinge_embedding", "focal", "pinball", "student_t_nll", "hinge",
     }  # fmt: skip
     assert required <= set(lb.LOSSES)
 
@@ -467,3 +467,46 @@ def test_a_wrong_subgradient_fails_at_a_kink():
     )
     report = lb.crosscheck(loss, points=([[0.5]], [[0.5]]))
     assert not report["subgradient at kinks"].passed  # autograd says 3: outside [-1, 1]
+
+
+def test_student_t_with_one_degree_of_freedom_is_cauchy():
+    mu = torch.linspace(-5, 5, 11, dtype=torch.float64)[:, None]
+    y = torch.full_like(mu, 0.7)
+    cauchy = -torch.distributions.Cauchy(mu[:, 0], torch.tensor(2.0, dtype=torch.float64)).log_prob(y[:, 0])
+    torch.testing.assert_close(lb.get("student_t_nll").pytorch(mu, y, df=1.0, scale=2.0), cauchy)
+
+
+def test_student_t_is_convex_only_inside_b_sqrt_nu():
+    loss = lb.get("student_t_nll")
+    second = lb.derive(loss, order=2)[0, 0]
+    d = sp.Symbol("d", positive=True)
+    second = sp.simplify(second.subs(nt.y, nt.mu + d))
+    roots = sp.solve(sp.numer(sp.together(second)), d)
+    assert roots == [nt.b * sp.sqrt(nt.nu)]
+
+
+def test_pinball_autograd_at_the_kink_splits_the_gradient():
+    g = lb.get("pinball").gradient([[0.5]], [[0.5]], quantile=0.9)
+    assert float(g[0, 0]) == pytest.approx(0.5 - 0.9)
+
+
+def test_assert_equivalent_returns_the_constant_and_rejects_dependence():
+    nll = (nt.y - nt.yhat) ** 2 / (2 * nt.sigma**2) + sp.log(2 * sp.pi * nt.sigma**2) / 2
+    constant = lb.assert_equivalent(nll, lb.get("mse").expr, nt.yhat, scale=1 / (2 * nt.sigma**2))
+    lb.assert_same(constant, sp.log(2 * sp.pi * nt.sigma**2) / 2)
+    with pytest.raises(AssertionError, match=r"the remainder depends on \\hat\{y\}"):
+        lb.assert_equivalent(nll, lb.get("mse").expr, nt.yhat)
+    with pytest.raises(ValueError, match="scale must be positive, got -1"):
+        lb.assert_equivalent(nll, lb.get("mse").expr, nt.yhat, scale=-1)
+
+
+def test_weighted_cross_entropy_mean_divides_by_the_sum_of_weights():
+    """The notation page's statement about PyTorch's 'mean' with class weights."""
+    z = torch.tensor(np.random.default_rng(0).normal(size=(4, 3)))
+    y = torch.tensor([0, 1, 2, 1])
+    w = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    per_example = F.cross_entropy(z, y, weight=w, reduction="none")
+    torch.testing.assert_close(F.cross_entropy(z, y, weight=w), per_example.sum() / w[y].sum())
+    torch.testing.assert_close(
+        F.nll_loss(torch.log_softmax(z, 1), y, weight=w), per_example.sum() / w[y].sum()
+    )
