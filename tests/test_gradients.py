@@ -79,12 +79,15 @@ def test_outside_is_reported_for_a_wrong_backward():
     assert probe.side == "outside"
     assert probe.check_error == 3.0
     smooth_wrong = probe_kink(Wrong.apply, 2.0)
-    assert smooth_wrong.differentiable and smooth_wrong.side == "outside"
+    assert smooth_wrong.differentiable
+    assert smooth_wrong.side == "outside"
 
 
 def test_constant_function_has_zero_gradient_even_when_unused():
     probe = probe_kink(lambda x: torch.tensor(2.0, dtype=torch.float64), 1.0)
-    assert probe.autograd == 0.0 and probe.left == 0.0 and probe.side == "both"
+    assert probe.autograd == 0.0
+    assert probe.left == 0.0
+    assert probe.side == "both"
 
 
 def test_probe_is_frozen():
@@ -121,7 +124,8 @@ def test_probe_bad_inputs(kwargs, error, match):
 def test_canonical_gradient_is_mean_minus_target(name):
     check = canonical_link_check(name, n=16, seed=1)
     fam = FAMILIES[name]
-    assert check.family == name and check.points == 16
+    assert check.family == name
+    assert check.points == 16
     assert check.worst_error < 1e-12
     lb.assert_same(check.gradient, sp.Matrix([m - t for m, t in zip(fam.mean, fam.targets, strict=True)]))
 
@@ -206,5 +210,7 @@ def test_families_match_the_registry_gradients():
     q = lb.get("cross_entropy").targets
     one_hot = {q[0]: 1 - q[1] - q[2]}
     probs = nt.softmax(lb.get("cross_entropy").inputs)
-    lb.assert_same(ce.subs(one_hot), sp.Matrix([pc - qc for pc, qc in zip(probs, q, strict=True)]).subs(one_hot))
+    lb.assert_same(
+        ce.subs(one_hot), sp.Matrix([pc - qc for pc, qc in zip(probs, q, strict=True)]).subs(one_hot)
+    )
     assert np.isfinite(canonical_link_check("categorical", n=2).worst_error)
