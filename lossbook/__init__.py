@@ -9,9 +9,10 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import notation, plot
+from lossbook import gradients, notation, plot
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
+from lossbook.gradients import canonical_link_check, probe_kink
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
 __all__ = [
@@ -24,11 +25,14 @@ __all__ = [
     "Report",
     "assert_equivalent",
     "assert_same",
+    "canonical_link_check",
     "crosscheck",
     "derive",
     "get",
+    "gradients",
     "notation",
     "plot",
+    "probe_kink",
     "same",
 ]
 

@@ -1,0 +1,216 @@
+"""Tests of lossbook.gradients: kink probes and canonical-link checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lossbook as lb
+from lossbook import notation as nt
+from lossbook.gradients import FAMILIES, ExponentialFamily, KinkProbe, canonical_link_check, probe_kink
+
+FAST = settings(max_examples=25, deadline=None)
+finite = st.floats(min_value=-50, max_value=50, allow_nan=False, allow_infinity=False)
+
+
+# ------------------------------------------------------------------------- probe_kink
+
+
+@FAST
+@given(x=finite)
+def test_smooth_function_has_equal_sides_and_autograd_matches(x):
+    probe = probe_kink(torch.sin, x)
+    assert probe.differentiable
+    assert probe.side == "both"
+    assert math.isclose(probe.autograd, math.cos(x), abs_tol=1e-12)
+    assert probe.check_error < 1e-6
+
+
+@FAST
+@given(slope_left=st.floats(-5, 5), slope_right=st.floats(-5, 5), at=st.floats(-3, 3))
+def test_one_sided_slopes_of_a_piecewise_linear_function(slope_left, slope_right, at):
+    def fn(x):
+        return torch.where(x < at, slope_left * (x - at), slope_right * (x - at))
+
+    probe = probe_kink(fn, at)
+    assert math.isclose(probe.left, slope_left, abs_tol=1e-6)
+    assert math.isclose(probe.right, slope_right, abs_tol=1e-6)
+    assert math.isclose(probe.central, (slope_left + slope_right) / 2, abs_tol=1e-6)
+    # torch.where at x == at takes the second branch: autograd returns the right slope
+    assert math.isclose(probe.autograd, slope_right, abs_tol=1e-12)
+    assert probe.side in ({"both"} if probe.differentiable else {"right"})
+
+
+@pytest.mark.parametrize(
+    ("fn", "point", "autograd", "left", "right", "side"),
+    [
+        (torch.abs, 0.0, 0.0, -1.0, 1.0, "between"),
+        (torch.relu, 0.0, 0.0, 0.0, 1.0, "left"),
+        (lambda x: torch.clamp(1 - x, min=0), 1.0, -1.0, -1.0, 0.0, "left"),
+        (lambda x: torch.clamp(x, min=0.0, max=1.0), 0.0, 1.0, 0.0, 1.0, "right"),
+        (lambda x: torch.clamp(x, min=0.0, max=1.0), 1.0, 1.0, 1.0, 0.0, "left"),
+        (lambda x: torch.maximum(x, torch.zeros_like(x)), 0.0, 0.5, 0.0, 1.0, "between"),
+    ],
+    ids=["abs", "relu", "hinge", "clamp-low", "clamp-high", "maximum"],
+)
+def test_what_pytorch_returns_at_known_kinks(fn, point, autograd, left, right, side):
+    probe = probe_kink(fn, point)
+    assert (probe.autograd, probe.left, probe.right, probe.side) == (autograd, left, right, side)
+    assert not probe.differentiable
+
+
+def test_outside_is_reported_for_a_wrong_backward():
+    class Wrong(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.abs()
+
+        @staticmethod
+        def backward(ctx, g):
+            return 3.0 * g
+
+    probe = probe_kink(Wrong.apply, 0.0)
+    assert probe.side == "outside"
+    assert probe.check_error == 3.0
+    smooth_wrong = probe_kink(Wrong.apply, 2.0)
+    assert smooth_wrong.differentiable
+    assert smooth_wrong.side == "outside"
+
+
+def test_constant_function_has_zero_gradient_even_when_unused():
+    probe = probe_kink(lambda x: torch.tensor(2.0, dtype=torch.float64), 1.0)
+    assert probe.autograd == 0.0
+    assert probe.left == 0.0
+    assert probe.side == "both"
+
+
+def test_probe_is_frozen():
+    probe = probe_kink(torch.abs, 1.0)
+    assert isinstance(probe, KinkProbe)
+    with pytest.raises(AttributeError):
+        probe.autograd = 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"fn": 3, "point": 0.0}, TypeError, "fn must be callable"),
+        ({"fn": torch.abs, "point": "0"}, TypeError, "point must be a real number"),
+        ({"fn": torch.abs, "point": True}, TypeError, "point must be a real number"),
+        ({"fn": torch.abs, "point": math.inf}, ValueError, "finite"),
+        ({"fn": torch.abs, "point": 0.0, "step": 0.0}, ValueError, "step must be"),
+        ({"fn": torch.abs, "point": 0.0, "step": 0.5}, ValueError, "step must be"),
+        ({"fn": torch.abs, "point": 0.0, "step": "1e-7"}, ValueError, "step must be"),
+        ({"fn": lambda x: x.repeat(2), "point": 0.0}, TypeError, r"one element, got Tensor of shape \(2,\)"),
+        ({"fn": lambda x: 1.0, "point": 0.0}, TypeError, "one element, got float"),
+    ],
+)
+def test_probe_bad_inputs(kwargs, error, match):
+    fn = kwargs.pop("fn")
+    with pytest.raises(error, match=match):
+        probe_kink(fn, **kwargs)
+
+
+# ------------------------------------------------------------------------- canonical links
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_canonical_gradient_is_mean_minus_target(name):
+    check = canonical_link_check(name, n=16, seed=1)
+    fam = FAMILIES[name]
+    assert check.family == name
+    assert check.points == 16
+    assert check.worst_error < 1e-12
+    lb.assert_same(check.gradient, sp.Matrix([m - t for m, t in zip(fam.mean, fam.targets, strict=True)]))
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_mean_is_derivative_of_log_partition(name):
+    """The NLL is A(η) - y·η + h(y); so d NLL/dη at y = 0 is the mean A'(η)."""
+    fam = FAMILIES[name]
+    zero = {t: 0 for t in fam.targets}
+    for e, m in zip(fam.eta, fam.mean, strict=True):
+        if name == "categorical":
+            continue  # one-hot targets cannot all be zero; covered by the gradient test
+        lb.assert_same(sp.diff(fam.nll.subs(zero), e), m)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_numeric_check_passes_for_any_seed(seed):
+    for name in FAMILIES:
+        assert canonical_link_check(name, n=8, seed=seed).worst_error < 1e-12
+
+
+def test_a_non_canonical_link_fails():
+    """Bernoulli with a probit link: the gradient is not mean - y."""
+    from scipy.special import ndtr
+
+    probit = sp.Rational(1, 2) * (1 + sp.erf(nt.z / sp.sqrt(2)))
+    fam = ExponentialFamily(
+        name="bernoulli_probit",
+        eta=(nt.z,),
+        targets=(nt.y,),
+        nll=-(nt.y * sp.log(probit) + (1 - nt.y) * sp.log(1 - probit)),
+        mean=(probit,),
+        link="probit",
+        distribution=lambda eta: torch.distributions.Bernoulli(probs=torch.special.ndtr(eta[:, 0])),
+        sample=lambda rng, n: (rng.standard_normal((n, 1)), rng.integers(0, 2, (n, 1)).astype(float)),
+    )
+    assert ndtr(0.0) == 0.5
+    with pytest.raises(AssertionError, match="could not prove"):
+        canonical_link_check(fam)
+
+
+def test_a_wrong_torch_distribution_fails_numerically():
+    fam = FAMILIES["poisson"]
+    wrong = ExponentialFamily(
+        name="poisson_wrong_rate",
+        eta=fam.eta,
+        targets=fam.targets,
+        nll=fam.nll,
+        mean=fam.mean,
+        link=fam.link,
+        distribution=lambda eta: torch.distributions.Poisson(torch.exp(2 * eta[:, 0])),
+        sample=fam.sample,
+    )
+    with pytest.raises(AssertionError, match="autograd differs"):
+        canonical_link_check(wrong)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (("binomial",), {}, ValueError, "unknown family 'binomial'"),
+        ((3,), {}, TypeError, "family must be a name"),
+        (("poisson",), {"n": 0}, ValueError, "n must be a positive integer"),
+        (("poisson",), {"n": True}, ValueError, "n must be a positive integer"),
+        (("poisson",), {"tol": 0}, ValueError, "tol must be"),
+        (("poisson",), {"tol": 2.0}, ValueError, "tol must be"),
+    ],
+)
+def test_canonical_bad_inputs(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        canonical_link_check(*args, **kwargs)
+
+
+def test_families_match_the_registry_gradients():
+    """bce_with_logits, poisson_nll and cross_entropy are the Bernoulli, Poisson and
+    categorical NLLs: their registry gradients equal mean - y."""
+    pairs = {"bce_with_logits": "bernoulli", "poisson_nll": "poisson"}
+    for loss, family in pairs.items():
+        lb.assert_same(lb.derive(loss)[0], canonical_link_check(family, n=2).gradient[0])
+    ce = lb.derive("cross_entropy")
+    q = lb.get("cross_entropy").targets
+    one_hot = {q[0]: 1 - q[1] - q[2]}
+    probs = nt.softmax(lb.get("cross_entropy").inputs)
+    lb.assert_same(
+        ce.subs(one_hot), sp.Matrix([pc - qc for pc, qc in zip(probs, q, strict=True)]).subs(one_hot)
+    )
+    assert np.isfinite(canonical_link_check("categorical", n=2).worst_error)
