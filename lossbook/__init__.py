@@ -9,9 +9,10 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import notation, plot
+from lossbook import infotheory, notation, plot
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
+from lossbook.infotheory import cross_entropy, entropy, js_divergence, kl_divergence
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
 __all__ = [
@@ -24,9 +25,14 @@ __all__ = [
     "Report",
     "assert_equivalent",
     "assert_same",
+    "cross_entropy",
     "crosscheck",
     "derive",
+    "entropy",
     "get",
+    "infotheory",
+    "js_divergence",
+    "kl_divergence",
     "notation",
     "plot",
     "same",
