@@ -73,7 +73,10 @@ def _as_distribution(x: Any, name: str, axis: int, atol: float) -> np.ndarray | 
             f"{name} has negative entries (smallest {float(values.min()):.3g}); probabilities must be >= 0"
         )
     sums = values.sum(axis) if backend is np else values.sum(dim=axis)
-    worst = float((sums - 1).abs().max()) if backend is torch else float(np.abs(sums - 1).max())
+    deviations = (
+        (sums - 1).abs().flatten().tolist() if backend is torch else np.abs(sums - 1).ravel().tolist()
+    )
+    worst = max(deviations, default=0.0)  # an empty batch has nothing to check
     if not worst <= atol:
         raise ValueError(
             f"{name} must sum to 1 along axis {axis} within atol={atol:g}; the worst sum is off by {worst:.3g}"

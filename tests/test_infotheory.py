@@ -162,6 +162,13 @@ def test_float32_softmax_passes_the_default_tolerance():
     assert torch.all(lb.entropy(p) > 0)
 
 
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("backend", [np.zeros, torch.zeros])
+def test_empty_batch_gives_empty_result(name, backend):
+    result = FUNCTIONS[name](backend((0, 3)), backend((0, 3)))
+    assert tuple(result.shape) == (0,)
+
+
 def test_lists_are_accepted():
     assert lb.entropy([0.5, 0.5], base="bits") == pytest.approx(1.0)
     assert lb.entropy([[1, 0], [0, 1]]).tolist() == [0.0, 0.0]
