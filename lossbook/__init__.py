@@ -9,10 +9,11 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import gradients, notation, plot
+from lossbook import gradients, infotheory, notation, plot
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.gradients import canonical_link_check, probe_kink
+from lossbook.infotheory import cross_entropy, entropy, js_divergence, kl_divergence
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
 __all__ = [
@@ -26,10 +27,15 @@ __all__ = [
     "assert_equivalent",
     "assert_same",
     "canonical_link_check",
+    "cross_entropy",
     "crosscheck",
     "derive",
+    "entropy",
     "get",
     "gradients",
+    "infotheory",
+    "js_divergence",
+    "kl_divergence",
     "notation",
     "plot",
     "probe_kink",
