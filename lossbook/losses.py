@@ -785,7 +785,9 @@ _ENTRIES: tuple[Loss, ...] = (
         notes=(
             "PyTorch's KLDivLoss is elementwise: reduction='none' gives q_c (log q_c - ℓ_c) per "
             "class, 'batchmean' divides the sum by N (the KL divergence), and 'mean' divides "
-            "by N·C. Terms with q_c = 0 contribute 0."
+            "by N·C. Terms with q_c = 0 contribute 0 when the input ℓ_c is finite; if ℓ_c = -inf "
+            "the term is NaN (0·inf), and with log_target=True a zero target (log q_c = -inf) "
+            "gives NaN as well."
         ),
     ),
     _loss(

@@ -278,6 +278,13 @@ def test_kl_div_reductions():
             logq, torch.tensor([[0.0, 0.5, 0.5]] * 4, dtype=torch.float64), reduction="none"
         )
     assert torch.all(zero_target[:, 0] == 0)
+    # ...but not when the input is -inf there, nor with log_target=True and a zero target
+    inf_input = F.kl_div(torch.tensor([[-math.inf, -0.1]]), torch.tensor([[0.0, 1.0]]), reduction="none")
+    assert torch.isnan(inf_input[0, 0])
+    log_target = F.kl_div(
+        torch.tensor([[-1.0, -0.1]]), torch.tensor([[-math.inf, 0.0]]), reduction="none", log_target=True
+    )
+    assert torch.isnan(log_target[0, 0])
 
 
 def test_log_softmax_then_nll_is_cross_entropy():
