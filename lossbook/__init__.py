@@ -9,7 +9,7 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import notation, plot
+from lossbook import notation, plot, sanity
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
@@ -29,6 +29,7 @@ __all__ = [
     "get",
     "notation",
     "plot",
+    "sanity",
     "same",
 ]
 

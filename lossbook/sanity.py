@@ -1,0 +1,411 @@
+"""Sanity checks: the loss you should see at initialisation, and checks to run on a model.
+
+Derived in the chapter "Sanity checks". The rules of thumb (BCE ≈ ln 2, CE ≈ ln C,
+InfoNCE ≈ ln(K + 1)) hold only when all logits are equal; :func:`expected_initial_loss`
+returns the value for logits with a given mean and spread, says how it was computed, and
+keeps the rule of thumb next to it for comparison.
+
+>>> import lossbook as lb
+>>> e = lb.sanity.expected_initial_loss("cross_entropy", classes=10)
+>>> round(e.value, 6), e.rule_of_thumb == e.value
+(2.302585, True)
+>>> e = lb.sanity.expected_initial_loss("bce_with_logits", logit_std=2.0)
+>>> round(e.value, 4), round(e.second_order, 4)  # the expansion overshoots at s = 2
+(1.0677, 1.1931)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.integrate
+import scipy.special
+import scipy.stats
+import torch
+import torch.nn.functional as F
+from torch.autograd.gradcheck import GradcheckError
+
+__all__ = [
+    "Expectation",
+    "InitialLossReport",
+    "check_initial_loss",
+    "expected_initial_loss",
+    "gradient_check",
+    "init_output_bias",
+]
+
+_LOSSES = ("bce_with_logits", "cross_entropy", "info_nce", "mse", "gaussian_nll", "poisson_nll")
+_MC_SAMPLES = 200_000
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An expected initial loss, how it was computed, and the rule of thumb beside it."""
+
+    loss: str
+    value: float
+    method: str
+    rule_of_thumb: float
+    second_order: float | None = None
+    stderr: float = 0.0
+    assumptions: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        lines = [f"expected initial {self.loss}: {self.value:.4f} ({self.method})"]
+        if self.stderr:
+            lines[0] = lines[0][:-1] + f", standard error {self.stderr:.1e})"
+        lines.append(f"  rule of thumb: {self.rule_of_thumb:.4f}")
+        if self.second_order is not None:
+            lines.append(f"  second-order approximation: {self.second_order:.4f}")
+        lines.extend(f"  assumes {a}" for a in self.assumptions)
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        allowed = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {allowed}, got {value!r}")
+    return v
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _prior(value: Any, classes: int | None) -> np.ndarray:
+    prior = np.asarray(value, dtype=float)
+    if prior.ndim != 1 or prior.size < 2:
+        raise ValueError(f"prior must be a vector of at least 2 class probabilities, got {value!r}")
+    if classes is not None and prior.size != classes:
+        raise ValueError(f"prior has {prior.size} entries but classes={classes}")
+    if np.any(prior <= 0) or not math.isclose(prior.sum(), 1.0, abs_tol=1e-9):
+        raise ValueError(f"prior must be positive and sum to 1, got {value!r}")
+    return prior
+
+
+def _bce_expectation(share: float, mean: float, std: float) -> float:
+    def integrand(u: float) -> float:
+        zz = mean + std * u
+        return (share * np.logaddexp(0.0, -zz) + (1 - share) * np.logaddexp(0.0, zz)) * scipy.stats.norm.pdf(
+            u
+        )
+
+    if std == 0:
+        return float(share * np.logaddexp(0.0, -mean) + (1 - share) * np.logaddexp(0.0, mean))
+    return float(scipy.integrate.quad(integrand, -12, 12, epsabs=1e-12, epsrel=1e-12, limit=200)[0])
+
+
+def _logsumexp_expectation(means: np.ndarray, std: float, seed: int) -> tuple[float, float]:
+    if std == 0:
+        return float(scipy.special.logsumexp(means)), 0.0
+    rng = np.random.default_rng(seed)
+    samples = scipy.special.logsumexp(means + std * rng.standard_normal((_MC_SAMPLES, means.size)), axis=1)
+    return float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(_MC_SAMPLES))
+
+
+def expected_initial_loss(
+    loss: str,
+    *,
+    classes: int | None = None,
+    prior: Sequence[float] | float | None = None,
+    logit_mean: float | Sequence[float] = 0.0,
+    logit_std: float = 0.0,
+    negatives: int | None = None,
+    temperature: float | None = None,
+    dim: int | None = None,
+    target_mean: float = 0.0,
+    target_var: float = 1.0,
+    output_mean: float = 0.0,
+    output_var: float = 0.0,
+    variance: float = 1.0,
+    seed: int = 0,
+) -> Expectation:
+    """Expected loss of a freshly initialised model whose outputs are independent of the labels.
+
+    Logits are modelled as independent ``Normal(logit_mean, logit_std²)`` across examples
+    and classes, independent of the targets. Per loss:
+
+    * ``"bce_with_logits"``: ``prior`` = share of positives (default 0.5); exact by
+      quadrature. Rule of thumb ln 2; second order ln 2 + s²/8 (zero-mean logits, any prior
+      with zero bias gives the same).
+    * ``"cross_entropy"``: ``classes`` C, optional ``prior`` over classes and per-class
+      ``logit_mean`` (a bias); exact at zero spread, Monte Carlo otherwise. Rule of thumb
+      ln C; second order ln C + s²(C - 1)/(2C).
+    * ``"info_nce"``: ``negatives`` K, ``temperature`` τ, embedding ``dim`` d; random unit
+      embeddings give cosine logits of spread 1/(τ√d), then as cross-entropy over K + 1.
+    * ``"mse"``: E[(ŷ - y)²] = Var ŷ + (E ŷ - E y)² + Var y (exact for independent ŷ, y).
+    * ``"gaussian_nll"``: PyTorch's form with a constant predicted ``variance``.
+    * ``"poisson_nll"``: log-rate logits, ``target_mean`` E[y]: e^{b + s²/2} - E[y]·b.
+
+    >>> expected_initial_loss("mse", target_mean=2.0, target_var=1.0).value
+    5.0
+    >>> expected_initial_loss("hinge")
+    Traceback (most recent call last):
+    ...
+    ValueError: loss must be one of bce_with_logits, cross_entropy, info_nce, mse, gaussian_nll, poisson_nll; got 'hinge'
+    """
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(_LOSSES)}; got {loss!r}")
+    s = _positive("logit_std", logit_std, allow_zero=True)
+
+    if loss == "bce_with_logits":
+        share = 0.5 if prior is None else float(np.asarray(prior))
+        if not 0 < share < 1:
+            raise ValueError(f"prior (share of positives) must be in (0, 1), got {prior!r}")
+        b = float(np.asarray(logit_mean))
+        value = _bce_expectation(share, b, s)
+        entropy = -(share * math.log(share) + (1 - share) * math.log(1 - share))
+        return Expectation(
+            loss,
+            value,
+            "exact (quadrature)",
+            math.log(2),
+            math.log(2) + s**2 / 8 if b == 0 else None,
+            assumptions=(
+                f"logits ~ Normal({b:g}, {s:g}²) independent of labels",
+                f"share of positives {share:g} (its entropy, the best constant loss, is {entropy:.4f})",
+            ),
+        )
+
+    if loss in ("cross_entropy", "info_nce"):
+        if loss == "info_nce":
+            k = _count("negatives", negatives, 1)
+            tau = _positive("temperature", temperature)
+            d = _count("dim", dim, 2)
+            c = k + 1
+            s = 1.0 / (tau * math.sqrt(d))
+            pi = np.full(c, 1.0 / c)
+            means = np.zeros(c)
+            assumptions = (
+                f"anchor, positive and {k} negatives are independent random unit vectors in R^{d}",
+                f"cosine similarity has variance 1/d, so logits have spread 1/(τ√d) = {s:.4f}",
+            )
+        else:
+            c = _count("classes", classes, 2)
+            pi = np.full(c, 1.0 / c) if prior is None else _prior(prior, c)
+            means = np.broadcast_to(np.asarray(logit_mean, dtype=float), (c,)).copy()
+            assumptions = (
+                f"logits ~ Normal(bias, {s:g}²) independent across classes and of the labels",
+                "label distribution " + ("uniform" if prior is None else "as given by prior"),
+            )
+        lse, stderr = _logsumexp_expectation(means, s, seed)
+        value = lse - float(pi @ means)
+        method = "exact (equal spread 0)" if s == 0 else f"Monte Carlo, {_MC_SAMPLES} samples"
+        return Expectation(
+            loss,
+            value,
+            method,
+            math.log(c),
+            math.log(c) + s**2 * (c - 1) / (2 * c) if not np.any(means) else None,
+            stderr,
+            assumptions,
+        )
+
+    if loss == "mse":
+        for name, v in (("target_var", target_var), ("output_var", output_var)):
+            _positive(name, v, allow_zero=True)
+        value = output_var + (output_mean - target_mean) ** 2 + target_var
+        return Expectation(
+            loss,
+            float(value),
+            "exact for outputs independent of targets",
+            float(target_mean**2 + target_var),
+            assumptions=("E[(ŷ - y)²] = Var ŷ + (E ŷ - E y)² + Var y",),
+        )
+
+    if loss == "gaussian_nll":
+        v = _positive("variance", variance)
+        second_moment = output_var + (output_mean - target_mean) ** 2 + target_var
+        value = 0.5 * (math.log(max(v, 1e-6)) + second_moment / max(v, 1e-6))
+        return Expectation(
+            loss,
+            value,
+            "exact (PyTorch's form, full=False)",
+            0.5 * (target_mean**2 + target_var),
+            assumptions=(f"predicted variance {v:g} for every example", "outputs independent of targets"),
+        )
+
+    b = float(np.asarray(logit_mean))
+    value = math.exp(b + s**2 / 2) - target_mean * b
+    return Expectation(
+        loss,
+        value,
+        "exact (log-normal mean)",
+        1.0,
+        assumptions=(f"log-rates ~ Normal({b:g}, {s:g}²)", f"mean count {target_mean:g}"),
+    )
+
+
+def init_output_bias(bias: torch.Tensor, prior: Sequence[float] | float) -> torch.Tensor:
+    """Set an output layer's bias to the best constant: log-odds (one output) or log prior.
+
+    With the weights near zero, the initial loss is then the entropy of the label prior
+    instead of ln 2 or ln C. Works in place under ``torch.no_grad()`` and returns ``bias``.
+
+    >>> b = torch.zeros(1)
+    >>> init_output_bias(b, 0.1)
+    tensor([-2.1972])
+    >>> round(init_output_bias(torch.zeros(3), [0.5, 0.3, 0.2]).exp().sum().item(), 6)
+    1.0
+    """
+    if not isinstance(bias, torch.Tensor) or not bias.is_floating_point():
+        raise TypeError(f"bias must be a floating-point tensor, got {type(bias).__name__}")
+    with torch.no_grad():
+        if bias.numel() == 1:
+            share = float(np.asarray(prior).reshape(-1)[0]) if np.size(prior) == 1 else None
+            if share is None or not 0 < share < 1:
+                raise ValueError(
+                    f"for a single output, prior must be the share of positives in (0, 1), got {prior!r}"
+                )
+            bias.fill_(math.log(share / (1 - share)))
+        else:
+            pi = _prior(prior, bias.numel())
+            bias.copy_(torch.as_tensor(np.log(pi), dtype=bias.dtype))
+    return bias
+
+
+@dataclass(frozen=True)
+class InitialLossReport:
+    """What :func:`check_initial_loss` measured, what it expected, and what it concludes."""
+
+    loss: str
+    measured: float
+    expected: Expectation
+    logit_mean: float
+    logit_std: float
+    diagnoses: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnoses
+
+    def __str__(self) -> str:
+        lines = [
+            f"initial {self.loss}: measured {self.measured:.4f}, expected {self.expected.value:.4f} "
+            f"for the measured logit spread {self.logit_std:.3f} (rule of thumb {self.expected.rule_of_thumb:.4f})"
+        ]
+        lines += [f"  ! {d}" for d in self.diagnoses] or [
+            "  ok: the first loss matches what initialisation predicts"
+        ]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def check_initial_loss(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss: str,
+    *,
+    rtol: float = 0.05,
+) -> InitialLossReport:
+    """Run ``model`` on one batch and compare its loss with the expected initial loss.
+
+    ``loss`` is ``"cross_entropy"`` (targets are class indices) or ``"bce_with_logits"``
+    (targets in {0, 1}). The expectation uses the measured logit spread and the batch's own
+    label frequencies; the diagnoses flag non-finite losses, outputs that look like
+    probabilities (a softmax or sigmoid before a loss that expects logits), and a loss more
+    than ``rtol`` (relative) away from the expectation.
+    """
+    if loss not in ("cross_entropy", "bce_with_logits"):
+        raise ValueError(f"loss must be 'cross_entropy' or 'bce_with_logits', got {loss!r}")
+    if not callable(model):
+        raise TypeError(f"model must be callable, got {type(model).__name__}")
+    with torch.no_grad():
+        logits = model(inputs)
+    diagnoses: list[str] = []
+    if not bool(torch.isfinite(logits).all()):
+        diagnoses.append("the model's outputs contain NaN or inf: check the inputs and the initialisation")
+        logits = torch.nan_to_num(logits, nan=0.0, posinf=0.0, neginf=0.0)
+    if loss == "cross_entropy":
+        if logits.dim() != 2:
+            raise ValueError(f"cross_entropy needs logits of shape (N, C), got {tuple(logits.shape)}")
+        measured = float(F.cross_entropy(logits, targets))
+        c = logits.shape[1]
+        counts = torch.bincount(targets, minlength=c).double()
+        prior = (counts / counts.sum()).clamp_min(1e-12)
+        prior = (prior / prior.sum()).numpy()
+        bias = logits.double().mean(dim=0).numpy()
+        spread = float((logits.double() - logits.double().mean(dim=0)).std())
+        expected = expected_initial_loss(
+            "cross_entropy", classes=c, prior=prior, logit_mean=bias, logit_std=spread
+        )
+        probs_like = bool(
+            torch.all(logits >= 0) and torch.allclose(logits.sum(dim=1), torch.ones(len(logits)), atol=1e-4)
+        )
+        if probs_like:
+            diagnoses.append("the outputs are non-negative and sum to 1: a softmax before cross_entropy?")
+    else:
+        logits = logits.reshape(targets.shape)
+        measured = float(F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype)))
+        share = float(targets.double().mean().clamp(1e-6, 1 - 1e-6))
+        bias = float(logits.double().mean())
+        spread = float(logits.double().std())
+        expected = expected_initial_loss("bce_with_logits", prior=share, logit_mean=bias, logit_std=spread)
+        if bool(torch.all((logits >= 0) & (logits <= 1))) and spread < 0.3:
+            diagnoses.append("all outputs lie in [0, 1]: a sigmoid before binary_cross_entropy_with_logits?")
+    if diagnoses and "NaN or inf" in diagnoses[0]:
+        measured = math.nan
+    elif not math.isfinite(measured):
+        diagnoses.append("the loss is not finite: log(0), an overflow, or NaN inputs")
+    elif abs(measured - expected.value) > rtol * expected.value:
+        direction = "above" if measured > expected.value else "below"
+        diagnoses.append(
+            f"the loss is {abs(measured / expected.value - 1):.0%} {direction} the expectation: "
+            + (
+                "are targets and outputs aligned (shapes, label order)?"
+                if direction == "above"
+                else "is the model seeing the labels (leakage) or trained already?"
+            )
+        )
+    return InitialLossReport(loss, measured, expected, float(np.mean(bias)), spread, tuple(diagnoses))
+
+
+def gradient_check(
+    fn: Callable[..., torch.Tensor],
+    *inputs: torch.Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """``torch.autograd.gradcheck`` in float64 with the book's thresholds; True or a clear error.
+
+    Inputs are copied to float64 (float32 central differences are accurate to about 1e-3
+    only, see the chapter "How this book checks itself") and marked as requiring gradients.
+
+    >>> gradient_check(lambda x: (x**3).sum(), torch.tensor([1.0, 2.0]))
+    True
+    >>> gradient_check(lambda x: (x**3).detach().sum() + x.sum(), torch.tensor([1.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    AssertionError: gradient check failed (eps=1e-06, atol=1e-05, rtol=0.001): Jacobian mismatch for output 0 with respect to input 0, numerical:tensor([[ 4.0000], [13.0000]], dtype=torch.float64) analytical:tensor([[1.], [1.]], dtype=torch.float64)
+    """
+    if not inputs:
+        raise ValueError("gradient_check needs at least one input tensor")
+    prepared = []
+    for position, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(
+                f"input {position} must be a floating-point tensor, got "
+                f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
+        prepared.append(x.detach().to(torch.float64).requires_grad_(True))
+    try:
+        return bool(torch.autograd.gradcheck(fn, tuple(prepared), eps=eps, atol=atol, rtol=rtol))
+    except GradcheckError as error:
+        detail = " ".join(str(error).split())
+        raise AssertionError(
+            f"gradient check failed (eps={eps:g}, atol={atol:g}, rtol={rtol:g}): {detail}"
+        ) from None
