@@ -29,8 +29,8 @@ __all__ = [
     "get",
     "notation",
     "plot",
-    "sanity",
     "same",
+    "sanity",
 ]
 
 __version__ = "0.1.0"

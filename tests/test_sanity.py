@@ -215,7 +215,7 @@ def test_other_bad_arguments():
         check_initial_loss(3, x, y, "cross_entropy")
     with pytest.raises(ValueError, match=r"cross_entropy needs logits of shape \(N, C\), got \(512,\)"):
         check_initial_loss(lambda inp: inp[:, 0], x, y, "cross_entropy")
-    with pytest.raises(TypeError, match="input 0 must be a floating-point tensor, got torch.int64"):
+    with pytest.raises(TypeError, match=r"input 0 must be a floating-point tensor, got torch\.int64"):
         gradient_check(lambda a: a.sum(), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="needs at least one input tensor"):
         gradient_check(lambda: torch.tensor(0.0))
