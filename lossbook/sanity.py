@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 _LOSSES = ("bce_with_logits", "cross_entropy", "info_nce", "mse", "gaussian_nll", "poisson_nll")
-_MC_SAMPLES = 200_000
 
 
 @dataclass(frozen=True)
@@ -106,12 +105,12 @@ def _bce_expectation(share: float, mean: float, std: float) -> float:
     return float(scipy.integrate.quad(integrand, -12, 12, epsabs=1e-12, epsrel=1e-12, limit=200)[0])
 
 
-def _logsumexp_expectation(means: np.ndarray, std: float, seed: int) -> tuple[float, float]:
+def _logsumexp_expectation(means: np.ndarray, std: float, seed: int, samples: int) -> tuple[float, float]:
     if std == 0:
         return float(scipy.special.logsumexp(means)), 0.0
     rng = np.random.default_rng(seed)
-    samples = scipy.special.logsumexp(means + std * rng.standard_normal((_MC_SAMPLES, means.size)), axis=1)
-    return float(samples.mean()), float(samples.std(ddof=1) / math.sqrt(_MC_SAMPLES))
+    draws = scipy.special.logsumexp(means + std * rng.standard_normal((samples, means.size)), axis=1)
+    return float(draws.mean()), float(draws.std(ddof=1) / math.sqrt(samples))
 
 
 def expected_initial_loss(
@@ -130,6 +129,7 @@ def expected_initial_loss(
     output_var: float = 0.0,
     variance: float = 1.0,
     seed: int = 0,
+    samples: int = 200_000,
 ) -> Expectation:
     """Expected loss of a freshly initialised model whose outputs are independent of the labels.
 
@@ -148,6 +148,9 @@ def expected_initial_loss(
     * ``"gaussian_nll"``: PyTorch's form with a constant predicted ``variance``.
     * ``"poisson_nll"``: log-rate logits, ``target_mean`` E[y]: e^{b + s²/2} - E[y]·b.
 
+    Monte Carlo estimates use ``samples`` draws from a generator seeded with ``seed``; the
+    result carries its standard error.
+
     >>> expected_initial_loss("mse", target_mean=2.0, target_var=1.0).value
     5.0
     >>> expected_initial_loss("hinge")
@@ -158,6 +161,7 @@ def expected_initial_loss(
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {', '.join(_LOSSES)}; got {loss!r}")
     s = _positive("logit_std", logit_std, allow_zero=True)
+    samples = _count("samples", samples, 100)
 
     if loss == "bce_with_logits":
         share = 0.5 if prior is None else float(np.asarray(prior))
@@ -199,9 +203,9 @@ def expected_initial_loss(
                 f"logits ~ Normal(bias, {s:g}²) independent across classes and of the labels",
                 "label distribution " + ("uniform" if prior is None else "as given by prior"),
             )
-        lse, stderr = _logsumexp_expectation(means, s, seed)
+        lse, stderr = _logsumexp_expectation(means, s, seed, samples)
         value = lse - float(pi @ means)
-        method = "exact (equal spread 0)" if s == 0 else f"Monte Carlo, {_MC_SAMPLES} samples"
+        method = "exact (equal spread 0)" if s == 0 else f"Monte Carlo, {samples} samples"
         return Expectation(
             loss,
             value,
