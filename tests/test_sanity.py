@@ -133,8 +133,105 @@ def test_check_initial_loss_accepts_a_fresh_model_and_flags_mistakes():
     yb = (y % 2).double()
     assert check_initial_loss(binary, x, yb, "bce_with_logits").ok
     sigmoided = check_initial_loss(lambda inp: torch.sigmoid(binary(inp)), x, yb, "bce_with_logits")
-    assert any("sigmoid" in d for d in sigmoided.diagnoses)
-    assert "! " in str(sigmoided)
+    assert any("sigmoid" in h for h in sigmoided.hints)
+    assert "? " in str(sigmoided)
+
+
+def test_check_initial_loss_raises_no_false_alarms_on_small_batches():
+    flagged = []
+    for seed in range(20):
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(20, 10)
+        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        x, y = _batch(n=32, seed=100 + seed)
+        flagged.append(not check_initial_loss(layer, x, y, "cross_entropy", samples=20_000).ok)
+        head = torch.nn.Linear(20, 1)
+        torch.nn.init.kaiming_normal_(head.weight, nonlinearity="relu")
+        flagged.append(not check_initial_loss(head, x, (y % 2).double(), "bce_with_logits").ok)
+    assert sum(flagged) == 0
+
+
+def test_constant_or_prior_initialised_heads_are_not_mistaken_for_sigmoids():
+    x, y = _batch()
+    zero = torch.nn.Linear(20, 1)
+    torch.nn.init.zeros_(zero.weight)
+    torch.nn.init.zeros_(zero.bias)
+    report = check_initial_loss(zero, x, (y % 2).double(), "bce_with_logits")
+    assert report.ok
+    assert not report.hints
+    prior_head = torch.nn.Linear(20, 1)
+    torch.nn.init.normal_(prior_head.weight, std=0.01)
+    init_output_bias(prior_head.bias, 0.6)
+    labels = (torch.arange(512) % 5 < 3).double()
+    assert check_initial_loss(prior_head, x, labels, "bce_with_logits").ok
+
+
+def test_many_classes_are_affordable():
+    torch.manual_seed(0)
+    x = torch.randn(64, 32)
+    y = torch.randint(0, 5000, (64,))
+    report = check_initial_loss(torch.nn.Linear(32, 5000), x, y, "cross_entropy")
+    assert report.ok
+    assert "Monte Carlo, 4000 samples" in report.expected.method
+
+
+def test_multilabel_bias_uses_log_odds_per_label():
+    bias = init_output_bias(torch.zeros(3), [0.05, 0.2, 0.5], multilabel=True)
+    torch.testing.assert_close(bias, torch.log(torch.tensor([0.05 / 0.95, 0.25, 1.0])))
+    # without multilabel=True the same numbers would be read as a class prior
+    with pytest.raises(ValueError, match="prior must be positive and sum to 1"):
+        init_output_bias(torch.zeros(3), [0.05, 0.2, 0.5])
+
+
+def test_info_nce_expectation_matches_random_unit_vectors():
+    g = torch.Generator().manual_seed(5)
+    anchor = F.normalize(torch.randn(4000, 64, generator=g), dim=1)
+    candidates = F.normalize(torch.randn(4000, 32, 64, generator=g), dim=2)
+    losses = F.cross_entropy(
+        torch.einsum("bd,bkd->bk", anchor, candidates) / 0.1,
+        torch.zeros(4000, dtype=torch.long),
+        reduction="none",
+    )
+    e = expected_initial_loss("info_nce", negatives=31, temperature=0.1, dim=64)
+    assert abs(e.value - float(losses.mean())) < 5 * float(losses.std()) / math.sqrt(4000) + 0.01
+
+
+def test_cross_entropy_with_prior_bias_and_spread_matches_simulation():
+    prior = np.array([0.5, 0.3, 0.15, 0.05])
+    bias = np.array([0.4, -0.2, 0.1, -1.0])
+    e = expected_initial_loss("cross_entropy", classes=4, prior=prior, logit_mean=bias, logit_std=1.3)
+    g = torch.Generator().manual_seed(6)
+    n = 200_000
+    logits = torch.tensor(bias) + 1.3 * torch.randn(n, 4, generator=g, dtype=torch.float64)
+    labels = torch.multinomial(torch.tensor(prior), n, replacement=True, generator=g)
+    losses = F.cross_entropy(logits, labels, reduction="none")
+    assert abs(e.value - float(losses.mean())) < 5 * (float(losses.std()) / math.sqrt(n) + e.stderr)
+
+
+def test_margin_kl_and_ctc_expectations_match_pytorch():
+    g = torch.Generator().manual_seed(7)
+    logits = 0.8 * torch.randn(200_000, 6, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 6, (200_000,), generator=g)
+    margin = F.multi_margin_loss(logits, labels, reduction="none")
+    e = expected_initial_loss("multi_margin", classes=6, logit_std=0.8)
+    assert abs(e.value - float(margin.mean())) < 5 * float(margin.std()) / math.sqrt(200_000)
+    assert expected_initial_loss("multi_margin", classes=6).value == pytest.approx(5 / 6)
+    uniform = torch.full((8, 6), -math.log(6), dtype=torch.float64)
+    onehot = F.one_hot(torch.arange(8) % 6, 6).double()
+    with pytest.warns(UserWarning, match="batchmean"):
+        mean = F.kl_div(uniform, onehot)
+    assert float(mean) == pytest.approx(expected_initial_loss("kl_div", classes=6).value)
+    assert float(F.kl_div(uniform, onehot, reduction="batchmean")) == pytest.approx(
+        expected_initial_loss("kl_div", classes=6, reduction="batchmean").value
+    )
+    target = torch.tensor([[3, 3, 1, 4]])
+    log_probs = torch.full((30, 1, 7), -math.log(7), dtype=torch.float64)
+    for reduction in ("mean", "sum"):
+        ctc = F.ctc_loss(log_probs, target, torch.tensor([30]), torch.tensor([4]), reduction=reduction)
+        e = expected_initial_loss(
+            "ctc", classes=7, frames=30, target_length=4, repeats=1, reduction=reduction
+        )
+        assert float(ctc) == pytest.approx(e.value, rel=1e-10)
 
 
 def test_gradient_check_passes_correct_and_fails_detached_gradients():
@@ -204,7 +301,10 @@ def test_expected_initial_loss_rejects_bad_arguments(kwargs, error, message):
 def test_other_bad_arguments():
     with pytest.raises(TypeError, match="bias must be a floating-point tensor"):
         init_output_bias(torch.zeros(2, dtype=torch.long), [0.5, 0.5])
-    with pytest.raises(ValueError, match=r"prior must be the share of positives in \(0, 1\), got 1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"prior must be the share of positives in \(0, 1\), one value or one per output \(1\), got 1.5",
+    ):
         init_output_bias(torch.zeros(1), 1.5)
     with pytest.raises(ValueError, match="prior has 2 entries but classes=3"):
         init_output_bias(torch.zeros(3), [0.5, 0.5])
@@ -219,6 +319,17 @@ def test_other_bad_arguments():
         gradient_check(lambda a: a.sum(), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="needs at least one input tensor"):
         gradient_check(lambda: torch.tensor(0.0))
+    layer = torch.nn.Linear(3, 1)  # float32 parameters
+    with pytest.raises(TypeError, match=r"convert modules and captured tensors with \.double\(\) first"):
+        gradient_check(lambda a: layer(a).sum(), torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"needs integer class indices of shape \(512,\)"):
+        check_initial_loss(torch.nn.Linear(20, 10), x, y.double(), "cross_entropy")
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 10\)"):
+        check_initial_loss(torch.nn.Linear(20, 10), x, y + 5, "cross_entropy")
+    with pytest.raises(ValueError, match=r"needs targets in \[0, 1\]"):
+        check_initial_loss(torch.nn.Linear(20, 1), x, 2 * (y % 2).double() - 1, "bce_with_logits")
+    with pytest.raises(TypeError, match="targets must be a tensor, got list"):
+        check_initial_loss(torch.nn.Linear(20, 1), x, [0, 1], "bce_with_logits")
 
 
 def test_sanity_is_exported():
