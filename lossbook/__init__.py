@@ -9,7 +9,7 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import gradients, infotheory, notation, plot
+from lossbook import gradients, infotheory, notation, plot, sanity
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.gradients import canonical_link_check, probe_kink
@@ -40,6 +40,7 @@ __all__ = [
     "plot",
     "probe_kink",
     "same",
+    "sanity",
 ]
 
 __version__ = "0.1.0"
