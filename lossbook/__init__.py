@@ -12,18 +12,24 @@ True
 from lossbook import notation, plot
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
+from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
 __all__ = [
     "LOSSES",
+    "Counterexample",
     "CrossCheck",
     "Domain",
     "Edge",
     "Hyper",
+    "JensenPair",
     "Loss",
+    "NotRefuted",
+    "Proof",
     "Report",
     "assert_equivalent",
     "assert_same",
+    "check_convexity",
     "crosscheck",
     "derive",
     "get",
