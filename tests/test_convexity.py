@@ -51,12 +51,14 @@ def test_sampling_alone_never_refutes_a_convex_entry(name):
 @pytest.mark.parametrize("name", KINKED)
 def test_kinked_losses_are_proved_by_composition_rules(name):
     result = lb.check_convexity(name)
-    assert isinstance(result, lb.Proof) and result.method == "composition"
+    assert isinstance(result, lb.Proof)
+    assert result.method == "composition"
 
 
 def test_smooth_proofs_say_why():
     mse = lb.check_convexity("mse")
-    assert isinstance(mse, lb.Proof) and mse.method == "hessian"
+    assert isinstance(mse, lb.Proof)
+    assert mse.method == "hessian"
     assert "second derivative 2 is >= 0" in str(mse)
     ce = lb.check_convexity("cross_entropy")
     assert isinstance(ce, lb.Proof)
@@ -75,7 +77,8 @@ def test_huber_is_not_proved_but_not_refuted():
 def test_focal_is_refuted_for_every_positive_gamma(gamma):
     result = lb.check_convexity("focal", n=300, gamma=gamma)
     assert isinstance(result, lb.Counterexample)
-    assert result.eigenvalue is not None and result.eigenvalue < 0
+    assert result.eigenvalue is not None
+    assert result.eigenvalue < 0
     _assert_jensen_holds(lb.get("focal"), result)
 
 
@@ -117,7 +120,8 @@ def test_sampled_hessians_match_torch_functional_hessian(name):
     batch = cv._hessians(loss, x, t, hp)
     for i in range(5):
         xi = torch.tensor(x[i : i + 1], dtype=torch.float64)
-        one = torch.autograd.functional.hessian(lambda v: loss.pytorch(v, t[i : i + 1], **hp).sum(), xi)
+        ti = t[i : i + 1]
+        one = torch.autograd.functional.hessian(lambda v, ti=ti: loss.pytorch(v, ti, **hp).sum(), xi)
         np.testing.assert_allclose(batch[i], one[0, :, 0, :].numpy(), rtol=1e-10, atol=1e-12)
 
 
