@@ -305,6 +305,8 @@ def _prove(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> tuple[Proof | None, st
     if cases is None:
         return None, f"the Hessian is not affine in targets that lie in {loss.target_domain.description}"
     reasons = []
+    hess_u, substituted = _in_exp_coordinates(hess, loss.inputs) if hess.shape[0] > 1 else (hess, False)
+    minors_of: dict[sp.ImmutableMatrix, list[sp.Expr]] = {}  # cases often share one Hessian
     for case in cases[0]:
         h = hess.subs(case)
         if h.shape == (1, 1):
@@ -313,11 +315,13 @@ def _prove(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> tuple[Proof | None, st
                 return None, f"SymPy cannot show the second derivative {_show(second)} >= 0"
             reasons.append(f"{_case_text(case)}the second derivative {_show(second)} is >= 0")
             continue
-        h, substituted = _in_exp_coordinates(h, loss.inputs)
-        minors = [sp.factor(sp.cancel(m)) for m in _principal_minors(h)]
-        for minor in minors:
-            if not _nonnegative(minor):
-                return None, f"SymPy cannot show the principal minor {_show(minor)} >= 0"
+        key = sp.ImmutableMatrix(hess_u.subs(case).applyfunc(sp.cancel))
+        if key not in minors_of:
+            minors_of[key] = [sp.factor(sp.cancel(m)) for m in _principal_minors(key)]
+            for minor in minors_of[key]:
+                if not _nonnegative(minor):
+                    return None, f"SymPy cannot show the principal minor {_show(minor)} >= 0"
+        minors = minors_of[key]
         zeros = sum(m == 0 for m in minors)
         where = " (inputs written as log u_i, u_i > 0)" if substituted else ""
         reasons.append(
