@@ -1,6 +1,11 @@
 """Is a loss convex in its inputs? A proof, a counterexample, or an honest "not refuted".
 
-:func:`check_convexity` first tries to *prove* convexity with SymPy, for every target the
+:func:`check_convexity` first *samples*, because that is cheap and one confirmed
+counterexample settles the question: the smallest eigenvalue of PyTorch's Hessian (double
+backward through the registry's PyTorch function) at points from the loss's own sampler
+and edge points, and Jensen's inequality on random pairs of points. A failure is reported
+only after a float64 Jensen pair confirms it, so a :class:`Counterexample` is a
+certificate. Otherwise it tries to *prove* convexity with SymPy, for every target the
 loss's domain allows and at the given hyperparameters:
 
 * a smooth loss is convex when its Hessian is positive semidefinite; the checker asks SymPy
@@ -10,12 +15,8 @@ loss's domain allows and at the given hyperparameters:
   affine pieces, sums, non-negative multiples, maxima of convex pieces, ``|affine|``,
   ``exp`` of a convex piece, powers ``g^k`` (k >= 1) of a non-negative convex piece.
 
-When SymPy cannot decide, the checker *samples*: the smallest eigenvalue of PyTorch's
-Hessian (double backward through the registry's PyTorch function) at points from the
-loss's own sampler and edge points, and Jensen's inequality on random pairs of points. A
-failure is reported only after a float64 Jensen pair confirms it, so a
-:class:`Counterexample` is a certificate; otherwise the result says what was tried:
-:class:`NotRefuted`. No result is a bare ``True``: a result cannot be used as a truth value.
+When SymPy cannot decide either, the result says what was tried: :class:`NotRefuted`. No
+result is a bare ``True``: a result cannot be used as a truth value.
 
 >>> import lossbook as lb
 >>> print(lb.check_convexity("hinge"))
@@ -401,7 +402,8 @@ def check_convexity(
         loss: registry name or :class:`~lossbook.Loss`.
         n: number of sampled points and of Jensen pairs (edge points are added).
         seed: seed of the sampler.
-        symbolic: try a SymPy proof first (``False`` samples only).
+        symbolic: try a SymPy proof when sampling finds no counterexample (``False``:
+            sample only).
         **hyper: hyperparameters of the loss.
 
     >>> print(check_convexity("mse"))
@@ -422,12 +424,7 @@ def check_convexity(
         raise TypeError(f"symbolic must be True or False, got {type(symbolic).__name__}")
     hp = loss.hyperparameters(**hyper)
     names = tuple(plain(s) for s in loss.inputs)
-    why = "symbolic=False"
-    if symbolic:
-        proof, why = _prove(loss, loss.substitutions(**hyper))
-        if proof is not None:
-            return Proof(proof.loss, proof.inputs, proof.method, proof.reasons, hp)
-
+    # sampling is cheap and a confirmed counterexample rules out any proof: refute first
     rng = np.random.default_rng(seed)
     x, t = loss.sample(rng, n)
     if loss.edges:
@@ -464,5 +461,10 @@ def check_convexity(
             float(_values(loss, mid[i : i + 1], t[i : i + 1], hp)[0]), float(chord[i]),
         )  # fmt: skip
         return Counterexample(loss.name, names, pair, hyper=hp)
+    why = "symbolic=False"
+    if symbolic:
+        proof, why = _prove(loss, loss.substitutions(**hyper))
+        if proof is not None:
+            return Proof(proof.loss, proof.inputs, proof.method, proof.reasons, hp)
     min_eig = float(np.min(eig[ok, 0])) if ok.any() else float("nan")
     return NotRefuted(loss.name, names, len(x), len(x), min_eig, why, hp)
