@@ -9,24 +9,31 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import gradients, infotheory, notation, plot, sanity
+from lossbook import convexity, gradients, infotheory, notation, plot, sanity
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
+from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
 from lossbook.gradients import canonical_link_check, probe_kink
 from lossbook.infotheory import cross_entropy, entropy, js_divergence, kl_divergence
 from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
 
 __all__ = [
     "LOSSES",
+    "Counterexample",
     "CrossCheck",
     "Domain",
     "Edge",
     "Hyper",
+    "JensenPair",
     "Loss",
+    "NotRefuted",
+    "Proof",
     "Report",
     "assert_equivalent",
     "assert_same",
     "canonical_link_check",
+    "check_convexity",
+    "convexity",
     "cross_entropy",
     "crosscheck",
     "derive",

@@ -469,6 +469,8 @@ _TORCH: dict[str, TorchFn] = {
         ).log_prob(_col(t))
     ),
     "hinge": lambda x, t: torch.clamp(1 - _col(t) * _col(x), min=0),
+    "squared_hinge": lambda x, t: torch.clamp(1 - _col(t) * _col(x), min=0) ** 2,
+    "exponential": lambda x, t: torch.exp(-_col(t) * _col(x)),
 }
 
 
@@ -1029,6 +1031,49 @@ _ENTRIES: tuple[Loss, ...] = (
         best_constant=_majority_sign,
         best_constant_text="z = +1 if most labels are +1, else -1",
         refs=("cortes1995support",),
+    ),
+    _loss(
+        name="squared_hinge",
+        title="Squared hinge loss on ±1 labels",
+        torch_name="torch.clamp(1 - y z, min=0) ** 2 (torch.nn.functional has no binary squared hinge)",
+        expr=sp.Max(0, 1 - y * z) ** 2,
+        inputs=(z,),
+        targets=(y,),
+        target_domain=SIGNS,
+        edges=(
+            Edge((1.0,), (1.0,), "boundary", "margin exactly 1: the branches meet with slope 0"),
+            Edge((-1.0,), (-1.0,), "boundary", "margin exactly 1"),
+            Edge((1000.0,), (-1.0,), note="huge wrong margin"),
+        ),
+        model="none: a margin-based surrogate of the 0-1 loss",
+        link="sign(z) predicts the class; (z + 1)/2 clipped to [0, 1] estimates P(y = 1)",
+        convex=True,
+        smoothness="C¹ (second derivative jumps at y z = 1)",
+        best_constant=lambda t: np.array([2.0 * float(np.mean(t[:, 0] == 1)) - 1.0]),
+        best_constant_text="z = 2π - 1, with π the share of +1 labels",
+        refs=("zhang2004statistical", "bartlett2006convexity"),
+    ),
+    _loss(
+        name="exponential",
+        title="Exponential loss on ±1 labels (AdaBoost)",
+        torch_name="torch.exp(-y z) (no torch.nn.functional exponential loss)",
+        expr=sp.exp(-y * z),
+        inputs=(z,),
+        targets=(y,),
+        target_domain=SIGNS,
+        edges=(
+            Edge((700.0,), (-1.0,), note="margin -700: e^700, near the float64 limit"),
+            Edge((700.0,), (1.0,), note="margin +700: e^-700"),
+            Edge((0.0,), (1.0,)),
+        ),
+        model="none: a margin-based surrogate of the 0-1 loss; its minimiser is half the log-odds",
+        link="z = ½ log(P(y = 1) / P(y = -1)) at the population minimum",
+        convex=True,
+        smoothness="C∞",
+        best_constant=lambda t: _log_odds(t, (-1.0, 1.0)) / 2,
+        best_constant_text="z = half the log-odds of the share of +1 labels",
+        refs=("freund1997decision", "friedman2000additive"),
+        notes="Overflows float64 once the wrong margin exceeds about 709.78.",
     ),
 )
 
