@@ -49,12 +49,18 @@ __all__ = [
 class KinkProbe:
     """What autograd returns at ``point``, beside the one-sided derivatives there.
 
-    ``left`` and ``right`` are one-sided difference quotients with step ``step``, exact for
-    a function that is linear on each side (ReLU, |x|, hinge, clamp) up to float64
-    rounding; ``central`` is the central difference a gradient check compares autograd
-    with, which at a kink is the average of the two sides, not either of them. The three
-    difference quotients are rounded to 9 significant digits, about the accuracy they
-    have in float64 with the default step.
+    ``left`` and ``right`` are one-sided difference quotients with step ``step`` (the step
+    actually taken, ``1e-7 * max(1, |point|)`` by default), exact for a function that is
+    linear on each side (ReLU, |x|, hinge, clamp) up to float64 rounding; ``central`` is the
+    central difference a gradient check compares autograd with, which at a kink is the
+    average of the two sides, not either of them. The three difference quotients are
+    rounded to 9 significant digits.
+
+    ``tolerance`` is how far apart two slopes may be and still count as equal: four times
+    the truncation error ``h·|f''|`` estimated from one-sided second differences, plus the
+    rounding error of the quotients. ``jump`` is True when the function is discontinuous
+    at ``point`` (an increment that does not shrink with the step); there the difference
+    quotients grow like ``1/h`` and no slope comparison is meaningful.
     """
 
     point: float
@@ -63,25 +69,30 @@ class KinkProbe:
     right: float
     central: float
     step: float
+    tolerance: float = 0.0
+    jump: bool = False
+
+    def _close(self, a: float, b: float) -> bool:
+        return abs(a - b) <= self.tolerance
 
     @property
     def differentiable(self) -> bool:
-        """The two one-sided derivatives agree (to ``1e-6`` relative)."""
-        return math.isclose(self.left, self.right, rel_tol=1e-6, abs_tol=1e-6)
+        """Continuous, and the two one-sided derivatives agree to ``tolerance``."""
+        return not self.jump and self._close(self.left, self.right)
 
     @property
     def side(self) -> str:
         """Which value autograd chose: ``'left'``, ``'right'``, ``'both'`` (no kink),
-        ``'between'`` (strictly inside the two) or ``'outside'`` (not a subgradient)."""
-
-        def close(a: float, b: float) -> bool:
-            return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
-
+        ``'between'`` (strictly between the one-sided derivatives, an element of the Clarke
+        generalized gradient), ``'outside'`` (not between them) or ``'jump'`` (the
+        function is discontinuous, so no value is consistent with it)."""
+        if self.jump:
+            return "jump"
         if self.differentiable:
-            return "both" if close(self.autograd, self.left) else "outside"
-        if close(self.autograd, self.left):
+            return "both" if self._close(self.autograd, self.left) else "outside"
+        if self._close(self.autograd, self.left):
             return "left"
-        if close(self.autograd, self.right):
+        if self._close(self.autograd, self.right):
             return "right"
         low, high = sorted((self.left, self.right))
         return "between" if low < self.autograd < high else "outside"
@@ -96,7 +107,8 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     """Autograd's derivative of a scalar function at ``point``, and the one-sided slopes.
 
     ``fn`` maps a float64 scalar tensor to a tensor with one element. Differences are
-    taken in float64 with ``step`` (default ``1e-7``).
+    taken in float64 with the step ``h = step * max(1, |point|)`` (``step`` defaults to
+    ``1e-7``), so that large points are not lost to rounding.
 
     >>> p = probe_kink(torch.abs, 0.0)
     >>> p.autograd, p.side, p.central
@@ -104,6 +116,10 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     >>> p = probe_kink(lambda x: torch.clamp(x, min=0.0, max=1.0), 1.0)
     >>> p.left, p.autograd, p.right, p.side
     (1.0, 1.0, 0.0, 'left')
+    >>> probe_kink(torch.sign, 0.0).side
+    'jump'
+    >>> probe_kink(lambda x: torch.exp(20 * x), 0.0).side
+    'both'
     >>> probe_kink(torch.abs, float("nan"))
     Traceback (most recent call last):
     ...
@@ -118,8 +134,9 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1e-2:
         raise ValueError(f"step must be a number in (0, 1e-2], got {step!r}")
     x0 = float(point)
+    h = step * max(1.0, abs(x0))
 
-    def value(at: float, grad: bool = False) -> torch.Tensor:
+    def value(at: float, grad: bool = False) -> float:
         x = torch.tensor(at, dtype=torch.float64, requires_grad=grad)
         out = fn(x)
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
@@ -129,26 +146,43 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
             )
         if grad:
             if not out.requires_grad:  # fn ignored its input: the derivative is 0
-                return torch.zeros((), dtype=torch.float64)
+                return 0.0
             (g,) = torch.autograd.grad(out.reshape(()), x, allow_unused=True)
-            return torch.zeros((), dtype=torch.float64) if g is None else g
-        return out.detach().reshape(()).double()
+            return 0.0 if g is None else float(g)
+        return float(out.detach().reshape(()).double())
 
-    f0, up, down = value(x0), value(x0 + step), value(x0 - step)
-    # the actual steps taken, after rounding x0 ± step to float64
-    h_up, h_down = (x0 + step) - x0, x0 - (x0 - step)
+    # f at x0 + k h for k = -2, -1, -1/4, 0, 1/4, 1, 2, with the steps actually taken
+    xs = {k: x0 + k * h for k in (-2, -1, -0.25, 0, 0.25, 1, 2)}
+    f = {k: value(at) for k, at in xs.items()}
+    scale = max(abs(v) for v in f.values())
+    noise = 64 * float(np.finfo(np.float64).eps) * scale  # rounding error of one increment of f
+
+    def jumps(k: float, quarter: float) -> bool:
+        """An increment that does not shrink with the step: the function jumps at x0."""
+        big, small = abs(f[k] - f[0]), abs(f[quarter] - f[0])
+        return big > noise and small > 0.5 * big
+
+    h_up, h_down = xs[1] - x0, x0 - xs[-1]
+    left, right = (f[0] - f[-1]) / h_down, (f[1] - f[0]) / h_up
+    second_left = (f[0] - 2 * f[-1] + f[-2]) / h_down**2
+    second_right = (f[2] - 2 * f[1] + f[0]) / h_up**2
+    slopes = max(abs(left), abs(right))
+    # 1e-8 * slopes covers the rounding of the quotients to 9 significant digits
+    tolerance = 4 * h * max(abs(second_left), abs(second_right)) + 2 * noise / h + 1e-8 * slopes
     return KinkProbe(
         point=x0,
-        autograd=float(value(x0, grad=True)),
-        left=_round(float((f0 - down) / h_down)),
-        right=_round(float((up - f0) / h_up)),
-        central=_round(float((up - down) / (h_up + h_down))),
-        step=step,
+        autograd=value(x0, grad=True),
+        left=_round(left),
+        right=_round(right),
+        central=_round((f[1] - f[-1]) / (h_up + h_down)),
+        step=h,
+        tolerance=float(tolerance),
+        jump=bool(jumps(1, 0.25) or jumps(-1, -0.25)),
     )
 
 
 def _round(v: float) -> float:
-    """Round a difference quotient to 9 significant digits (its float64 accuracy at h=1e-7)."""
+    """Round a difference quotient to 9 significant digits."""
     return 0.0 if v == 0 else float(f"{v:.9g}")
 
 

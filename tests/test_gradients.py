@@ -65,6 +65,74 @@ def test_what_pytorch_returns_at_known_kinks(fn, point, autograd, left, right, s
     assert not probe.differentiable
 
 
+@pytest.mark.parametrize(
+    ("fn", "point"),
+    [
+        (lambda x: torch.exp(20 * x), 0.0),
+        (lambda x: x**2, 1e4),
+        (lambda x: x**4, -1e4),
+        (lambda x: 1e8 * torch.sin(x), 3.0),
+        (lambda x: torch.exp(-(x**2)), 1e-3),
+    ],
+    ids=["exp20x-at-0", "square-at-1e4", "quartic-at-minus-1e4", "scaled-sin", "gaussian-near-0"],
+)
+def test_smooth_functions_with_large_curvature_or_large_points_are_not_kinks(fn, point):
+    probe = probe_kink(fn, point)
+    assert probe.differentiable
+    assert not probe.jump
+    assert probe.side == "both"
+
+
+smooth_families = st.sampled_from(
+    [
+        ("exp", lambda a, x: torch.exp(a * x)),
+        ("sin", lambda a, x: torch.sin(a * x)),
+        ("poly", lambda a, x: a * x**3 - x**2 + 2 * x),
+        ("softplus", lambda a, x: torch.nn.functional.softplus(a * x)),
+        ("tanh", lambda a, x: torch.tanh(a * x)),
+    ]
+)
+
+
+@FAST
+@given(family=smooth_families, a=st.floats(-20, 20), x=st.floats(-2, 2))
+def test_smooth_functions_never_report_a_kink_or_outside(family, a, x):
+    _, f = family
+    probe = probe_kink(lambda v: f(a, v), x)
+    assert probe.differentiable, probe
+    assert probe.side == "both", probe
+
+
+@FAST
+@given(x=st.floats(-1e6, 1e6, allow_nan=False))
+def test_polynomial_at_large_points_is_differentiable(x):
+    probe = probe_kink(lambda v: v**2 - 3 * v, x)
+    assert probe.side == "both", probe
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        torch.sign,
+        lambda x: (x >= 0).double() + 0 * x,
+        lambda x: (x > 0).double() + 0 * x,
+        lambda x: x + (x >= 0).double(),
+    ],
+    ids=["sign", "step-right-continuous", "step-left-continuous", "ramp-with-step"],
+)
+def test_jumps_are_detected(fn):
+    probe = probe_kink(fn, 0.0)
+    assert probe.jump
+    assert not probe.differentiable
+    assert probe.side == "jump"
+
+
+def test_step_is_relative_to_the_point():
+    assert probe_kink(torch.abs, 0.5).step == 1e-7
+    assert probe_kink(torch.abs, -1e4).step == pytest.approx(1e-3)
+    assert probe_kink(torch.abs, 1e4, step=1e-5).step == pytest.approx(1e-1)
+
+
 def test_outside_is_reported_for_a_wrong_backward():
     class Wrong(torch.autograd.Function):
         @staticmethod
