@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lossbook as lb
-from lossbook.infotheory import ATOL
+from lossbook.infotheory import ATOL, EPS_FACTOR, default_atol
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUNCTIONS = {
@@ -156,6 +156,67 @@ def test_torch_keeps_the_graph_and_gradient_of_kl_is_minus_p_over_q():
     torch.testing.assert_close(q.grad, -p / q.detach())
 
 
+def test_gradients_stay_finite_where_target_and_softmax_are_both_zero():
+    # float32 softmax underflows to exactly 0 for the logit -80; the target is 0 there too
+    z = torch.tensor([[0.0, 50.0, -80.0]], requires_grad=True)
+    p = torch.tensor([[1.0, 0.0, 0.0]])
+    assert torch.softmax(z, dim=1)[0, 2] == 0
+    (expected,) = torch.autograd.grad(F.cross_entropy(z, p, reduction="sum"), z)
+    for f in TWO_ARGUMENTS[:2]:  # cross-entropy and KL differ by H(p), free of z
+        (got,) = torch.autograd.grad(f(p, torch.softmax(z, dim=1)).sum(), z)
+        assert torch.isfinite(got).all(), f.__name__
+        torch.testing.assert_close(got, expected)
+    (got,) = torch.autograd.grad(lb.js_divergence(p, torch.softmax(z, dim=1)).sum(), z)
+    assert torch.isfinite(got).all()
+    (got,) = torch.autograd.grad(lb.entropy(torch.softmax(z, dim=1)).sum(), z)
+    assert torch.isfinite(got).all()
+
+
+@SETTINGS
+@given(seed=seeds, c=classes, n=batch, scale=st.floats(0.1, 200.0))
+def test_gradients_with_zeros_match_pytorch(seed, c, n, scale):
+    """Targets with exact zeros and float32 softmax outputs that may underflow to exactly 0."""
+    rng = np.random.default_rng(seed)
+    p = torch.tensor(_simplex(seed, (n, c), zeros=True), dtype=torch.float32)
+    z = torch.tensor(rng.normal(0, scale, size=(n, c)), dtype=torch.float32)
+    # one more class in every row with p_c = 0 and a softmax that underflows to exactly 0
+    p, z = torch.cat([p, torch.zeros(n, 1)], dim=1), torch.cat([z, torch.full((n, 1), -1e4)], dim=1)
+    assert torch.all(torch.softmax(z, dim=1)[:, -1] == 0)
+    # where q_c = 0 < p_c the loss is infinite, and where q_c is subnormal p_c / q_c overflows
+    # float32 (a limit of passing probabilities instead of log-probabilities, not of the zeros):
+    # keep only rows where neither happens; zeros with p_c = 0 stay in
+    rows = ~((torch.softmax(z, dim=1) < 1e-30) & (p > 0)).any(dim=1)
+    p, z = p[rows], z[rows].requires_grad_(True)
+    (ce_expected,) = torch.autograd.grad(F.cross_entropy(z, p, reduction="sum"), z)
+    (kl_expected,) = torch.autograd.grad(F.kl_div(torch.log_softmax(z, dim=1), p, reduction="sum"), z)
+    torch.testing.assert_close(ce_expected, kl_expected)  # the two coincide: softmax(z) - p
+    for f, expected in ((lb.cross_entropy, ce_expected), (lb.kl_divergence, kl_expected)):
+        (got,) = torch.autograd.grad(f(p, torch.softmax(z, dim=1)).sum(), z)
+        assert torch.isfinite(got).all(), f.__name__
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for f in (lb.js_divergence, lambda a, b: lb.entropy(b)):
+        (got,) = torch.autograd.grad(f(p, torch.softmax(z, dim=1)).sum(), z)
+        assert torch.isfinite(got).all()
+
+
+def test_js_survives_the_smallest_subnormal():
+    # (p + q) / 2 would round the subnormal 1.4e-45 down to 0 and make JS infinite
+    tiny = torch.finfo(torch.float32).smallest_normal * 2**-23
+    p, q = torch.tensor([1.0, 0.0]), torch.tensor([1.0 - tiny, tiny])
+    assert q[1] > 0
+    assert q[1] / 2 == 0
+    assert lb.js_divergence(p, q).item() == pytest.approx(0.0, abs=1e-7)
+    assert lb.js_divergence(np.array([1.0, 0.0]), np.array([1.0, 5e-324])) == pytest.approx(0.0, abs=1e-300)
+
+
+def test_gradient_with_respect_to_a_zero_target_is_still_the_derivative():
+    # only p_c = q_c = 0 is masked; at p_c = 0 < q_c, d H(p, q) / d p_c = -log q_c as usual
+    p = torch.tensor([0.0, 0.25, 0.75], dtype=torch.float64, requires_grad=True)
+    q = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    lb.cross_entropy(p, q).backward()
+    torch.testing.assert_close(p.grad, -q.log())
+
+
 def test_float32_softmax_passes_the_default_tolerance():
     logits = torch.randn(4, 50_000, generator=torch.Generator().manual_seed(0))
     p = torch.softmax(logits, dim=-1)
@@ -211,13 +272,37 @@ def test_not_normalised(name, backend):
         FUNCTIONS[name](backend([[0.5, 0.5], [0.4, 0.6]]), backend([[0.5, 0.5], [0.4, 0.6]]), axis=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("c", [2, 10, 1000, 50_000])
+def test_low_precision_softmax_passes_the_default_tolerance(dtype, c):
+    logits = 3 * torch.randn(16, c, generator=torch.Generator().manual_seed(c))
+    for p in (torch.softmax(logits, dim=-1).to(dtype), torch.softmax(logits.to(dtype), dim=-1)):
+        assert p.dtype == dtype
+        assert torch.all(torch.isfinite(lb.entropy(p)))
+        assert torch.isfinite(lb.kl_divergence(p, p)).all()
+
+
+def test_default_tolerance_scales_with_the_dtype():
+    assert default_atol(torch.bfloat16) == EPS_FACTOR * torch.finfo(torch.bfloat16).eps == 2**-5
+    assert default_atol(torch.float16) == default_atol(np.float16) == EPS_FACTOR * 2**-10
+    assert default_atol(torch.float32) == default_atol(torch.float64) == default_atol(np.int64) == ATOL
+    # the scaled tolerance still rejects an unnormalised low-precision vector
+    bad = torch.tensor([0.5, 0.6], dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match=r"within atol=0\.03125; the worst sum is off by 0\.102"):
+        lb.entropy(bad)
+    # and the float32 default is unchanged
+    with pytest.raises(ValueError, match="within atol=1e-05"):
+        lb.entropy(torch.tensor([0.5, 0.5001]))
+    assert lb.entropy(torch.tensor([0.5, 0.5001], dtype=torch.bfloat16)) > 0
+
+
 def test_tolerance_is_respected():
     p = np.array([0.5, 0.5 + 5e-6])
     assert lb.entropy(p) > 0
     with pytest.raises(ValueError, match="within atol=1e-06"):
         lb.entropy(p, atol=1e-6)
     for bad in (-1.0, "0.1", True):
-        with pytest.raises(ValueError, match="atol must be a non-negative number"):
+        with pytest.raises(ValueError, match="atol must be None or a non-negative number"):
             lb.entropy(p, atol=bad)
 
 
@@ -225,6 +310,31 @@ def test_tolerance_is_respected():
 def test_nan(name):
     with pytest.raises(ValueError, match="p contains NaN"):
         FUNCTIONS[name](np.array([np.nan, 1.0]), np.array([0.5, 0.5]))
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+@pytest.mark.parametrize("backend", [np.array, torch.tensor])
+def test_inf(name, backend):
+    good = backend([0.5, 0.5])
+    for bad in (backend([math.inf, 0.5]), backend([-math.inf, 1.0])):
+        with pytest.raises(ValueError, match="p contains inf; probabilities must be finite"):
+            FUNCTIONS[name](bad, good)
+    if name != "entropy":
+        with pytest.raises(ValueError, match="q contains inf"):
+            FUNCTIONS[name](good, backend([0.5, math.inf]))
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_any_integer_type_is_an_axis(name):
+    p = np.array([[0.5, 0.2], [0.5, 0.8]])
+    expected = FUNCTIONS[name](p, p[::-1], axis=0)
+    for axis in (np.int64(0), np.int32(0), np.uint8(0), torch.tensor(0), np.int64(-2)):
+        np.testing.assert_array_equal(FUNCTIONS[name](p, p[::-1], axis=axis), expected)
+    got = FUNCTIONS[name](torch.tensor(p), torch.tensor(p[::-1].copy()), axis=np.int64(0))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+    for bad in (True, np.bool_(False), 0.0, "0", None):
+        with pytest.raises(TypeError, match=f"axis must be an int, got {type(bad).__name__}"):
+            FUNCTIONS[name](p, p, axis=bad)
 
 
 @pytest.mark.parametrize("f", TWO_ARGUMENTS)
