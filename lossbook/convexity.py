@@ -18,6 +18,11 @@ loss's domain allows and at the given hyperparameters:
 When SymPy cannot decide either, the result says what was tried: :class:`NotRefuted`. No
 result is a bare ``True``: a result cannot be used as a truth value.
 
+The two certificates concern different functions. A :class:`Proof` is about the SymPy
+formula (``loss.expr``); a :class:`Counterexample` is about PyTorch's float64 function
+(``loss.pytorch``). They can differ: PyTorch's ``binary_cross_entropy`` clamps
+``log p`` at -100, so it is not convex at ``p = e**-100`` although the formula is.
+
 >>> import lossbook as lb
 >>> print(lb.check_convexity("hinge"))
 hinge: proved convex in z
