@@ -509,6 +509,10 @@ def _majority_sign(t: Array) -> Array:
     return np.array([1.0 if np.mean(t[:, 0] == 1) > 0.5 else -1.0])
 
 
+def _log_mean(t: Array) -> Array:
+    return np.array([math.log(t[:, 0].mean())])
+
+
 def _hinge_embedding_constant(t: Array, margin: float) -> Array:
     share_positive = float(np.mean(t[:, 0] == 1))
     return np.array([margin if share_positive < 0.5 else 0.0])
@@ -542,6 +546,17 @@ _one_hot_edges = (
     Edge((0.0, 0.0, 0.0), (0.0, 1.0, 0.0), note="all logits equal"),
     Edge((-40.0, 40.0, 0.0), (0.0, 0.0, 1.0)),
 )
+
+#: What both Poisson entries (with and without the Stirling term) state about the model.
+_POISSON_FACTS: dict[str, Any] = {
+    "model": "y ~ Poisson(e^z)",
+    "link": "log (canonical)",
+    "convex": True,
+    "smoothness": "C∞",
+    "best_constant": _log_mean,
+    "best_constant_text": "z = log of the mean count",
+    "refs": ("mccullagh1989generalized",),
+}
 
 _gaussian_nll_smooth = half * (sp.log(var) + (y - mu) ** 2 / var)
 
@@ -807,13 +822,7 @@ _ENTRIES: tuple[Loss, ...] = (
             Edge((30.0,), (5.0,), note="rate e^30"),
             Edge((700.0,), (0.0,), note="rate e^700, still finite"),
         ),
-        model="y ~ Poisson(e^z)",
-        link="log (canonical)",
-        convex=True,
-        smoothness="C∞",
-        best_constant=lambda t: np.array([math.log(t[:, 0].mean())]),
-        best_constant_text="z = log of the mean count",
-        refs=("mccullagh1989generalized",),
+        **_POISSON_FACTS,
     ),
     _loss(
         name="poisson_nll_full",
@@ -836,13 +845,7 @@ _ENTRIES: tuple[Loss, ...] = (
             Edge((0.0,), (2.0,), note="smallest count that gets the Stirling term"),
             Edge((30.0,), (1e6,), note="large count"),
         ),
-        model="y ~ Poisson(e^z)",
-        link="log (canonical)",
-        convex=True,
-        smoothness="C∞",
-        best_constant=lambda t: np.array([math.log(t[:, 0].mean())]),
-        best_constant_text="z = log of the mean count",
-        refs=("mccullagh1989generalized",),
+        **_POISSON_FACTS,
     ),
     _loss(
         name="gaussian_nll",
