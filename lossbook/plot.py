@@ -20,7 +20,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 
-from lossbook.losses import Loss, get
+from lossbook.losses import PROBABILITY, Loss, get
 from lossbook.notation import plain
 
 __all__ = ["DASHES", "PALETTE", "loss_curve", "new_axes", "use_book_style"]
@@ -102,7 +102,7 @@ def loss_curve(
     if t.size != loss.n_targets:
         raise ValueError(f"{loss.name}: target must have {loss.n_targets} value(s), got {t.size}")
     if grid is None:
-        low, high = (1e-3, 1 - 1e-3) if loss.input_domain.description.startswith("probab") else (-3, 3)
+        low, high = (1e-3, 1 - 1e-3) if loss.input_domain is PROBABILITY else (-3, 3)
         grid = np.linspace(low, high, 401)
     grid = np.asarray(grid, dtype=float)
     base = np.zeros(loss.n_inputs) if inputs is None else np.asarray(inputs, dtype=float)
