@@ -1,12 +1,19 @@
-"""Entropy, cross-entropy, KL and Jensen-Shannon divergences of discrete distributions.
+"""Entropy, cross-entropy, KL and Jensen-Shannon divergences, mutual information and the
+exact InfoNCE loss of discrete distributions.
 
-Derived and used in the chapter *Information theory of losses*. Every function takes
-probability vectors stored along ``axis`` of a NumPy array (or anything
-:func:`numpy.asarray` accepts) or of a floating-point :class:`torch.Tensor`, and returns
-the same kind of object with that axis reduced. Both arguments of a two-argument function
-must be of the same kind. ``base`` is ``"nats"`` (natural logarithm, the default) or
-``"bits"`` (base 2). The convention ``0 log 0 = 0`` holds; a class with ``p > 0`` and
-``q = 0`` makes cross-entropy and KL infinite.
+Derived and used in the chapter *Information theory of losses*. The book's convention holds
+here too: **q is the target (data) distribution and p the model's**, so the two-argument
+functions take the target first, ``cross_entropy(q, p)`` = H(q, p) = -Σ q log p and
+``kl_divergence(q, p)`` = KL(q‖p), the forward divergence that training by cross-entropy
+minimises. Their two distributions are positional-only, so that a keyword call written for
+another convention fails instead of silently swapping them.
+
+Every divergence takes probability vectors stored along ``axis`` of a NumPy array (or
+anything :func:`numpy.asarray` accepts) or of a floating-point :class:`torch.Tensor`, and
+returns the same kind of object with that axis reduced. Both arguments of a two-argument
+function must be of the same kind. ``base`` is ``"nats"`` (natural logarithm, the default)
+or ``"bits"`` (base 2). The convention ``0 log 0 = 0`` holds; a class with ``q > 0`` and
+``p = 0`` makes cross-entropy and KL infinite.
 
 Inputs are validated: no negative, NaN or infinite entries, and each distribution along
 ``axis`` sums to 1 within ``atol``. The default, ``atol=None``, is the larger of :data:`ATOL`
@@ -22,10 +29,10 @@ every gradient, as it does in :func:`torch.nn.functional.cross_entropy`;
 >>> import math
 >>> import numpy as np
 >>> from lossbook.infotheory import entropy, cross_entropy, kl_divergence, js_divergence
->>> p, q = np.array([0.5, 0.5]), np.array([0.9, 0.1])
->>> float(entropy(p, base="bits"))
+>>> q, p = np.array([0.5, 0.5]), np.array([0.9, 0.1])  # target q, model p
+>>> float(entropy(q, base="bits"))
 1.0
->>> round(float(cross_entropy(p, q) - entropy(p) - kl_divergence(p, q)), 12)
+>>> round(float(cross_entropy(q, p) - entropy(q) - kl_divergence(q, p)), 12)
 0.0
 >>> float(js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0]))) == math.log(2)
 True
@@ -33,6 +40,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import operator
 from typing import Any
@@ -45,11 +54,14 @@ __all__ = [
     "ATOL",
     "BASES",
     "EPS_FACTOR",
+    "MAX_NEGATIVE_SETS",
     "cross_entropy",
     "default_atol",
     "entropy",
+    "expected_infonce",
     "js_divergence",
     "kl_divergence",
+    "mutual_information",
 ]
 
 #: Smallest default tolerance on ``|sum - 1|`` for each distribution along ``axis``. Loose
@@ -183,15 +195,15 @@ def _xlogy(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> np.nda
     return x * torch.log(safe_y)
 
 
-def _rel_entr(p: np.ndarray | torch.Tensor, q: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """Elementwise p log(p/q) with 0 log(0/q) = 0 and p log(p/0) = inf for p > 0."""
-    if isinstance(p, torch.Tensor):
-        return _xlogy(p, p) - _xlogy(p, q)
-    return scipy.special.rel_entr(p, q)
+def _rel_entr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Elementwise a log(a/b) with 0 log(0/b) = 0 and a log(a/0) = inf for a > 0."""
+    if isinstance(a, torch.Tensor):
+        return _xlogy(a, a) - _xlogy(a, b)
+    return scipy.special.rel_entr(a, b)
 
 
 def entropy(p: Array, *, axis: int = -1, base: str = "nats", atol: float | None = None) -> Array:
-    """Shannon entropy H(p) = -Σ p log p along ``axis``.
+    """Shannon entropy H(p) = -Σ p log p along ``axis``, of any distribution ``p``.
 
     >>> entropy(np.full(4, 0.25), base="bits")
     np.float64(2.0)
@@ -209,49 +221,52 @@ def entropy(p: Array, *, axis: int = -1, base: str = "nats", atol: float | None 
 
 
 def cross_entropy(
-    p: Array, q: Array, *, axis: int = -1, base: str = "nats", atol: float | None = None
+    q: Array, p: Array, /, *, axis: int = -1, base: str = "nats", atol: float | None = None
 ) -> Array:
-    """Cross-entropy H(p, q) = -Σ p log q along ``axis``: the expected code length under q.
+    """Cross-entropy H(q, p) = -Σ q log p of a model ``p`` against a target ``q``, along ``axis``.
+
+    In bits, the expected length of a code built for ``p`` and used on data from ``q``.
 
     >>> cross_entropy(np.array([1.0, 0.0]), np.array([0.25, 0.75]), base="bits")
     np.float64(2.0)
     >>> cross_entropy(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
     np.float64(inf)
     """
-    (p, q), unit, axis = _prepare({"p": p, "q": q}, axis, base, atol)
-    terms = -_xlogy(p, q)
-    return _sum(terms, axis) / unit
+    (q, p), unit, axis = _prepare({"q": q, "p": p}, axis, base, atol)
+    return _sum(-_xlogy(q, p), axis) / unit
 
 
 def kl_divergence(
-    p: Array, q: Array, *, axis: int = -1, base: str = "nats", atol: float | None = None
+    q: Array, p: Array, /, *, axis: int = -1, base: str = "nats", atol: float | None = None
 ) -> Array:
-    """Kullback-Leibler divergence KL(p‖q) = Σ p log(p / q) along ``axis``.
+    """Kullback-Leibler divergence KL(q‖p) = Σ q log(q / p) along ``axis``.
 
-    The first argument is the distribution the expectation is taken under. Note the
-    argument order of :func:`torch.nn.functional.kl_div`, which is the reverse:
-    ``kl_div(q.log(), p, reduction="sum")`` is ``KL(p‖q)``.
+    The first argument is the distribution the expectation is taken under: with a target
+    ``q`` and a model ``p`` this is the forward divergence, and ``kl_divergence(p, q)`` the
+    reverse one. :func:`torch.nn.functional.kl_div` takes the model first, as
+    log-probabilities: ``kl_div(p.log(), q, reduction="sum")`` is ``KL(q‖p)``.
 
-    >>> p, q = torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])
-    >>> kl_divergence(p, q)
+    >>> q, p = torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])
+    >>> kl_divergence(q, p)
     tensor(0.5108)
-    >>> torch.nn.functional.kl_div(q.log(), p, reduction="sum")
+    >>> torch.nn.functional.kl_div(p.log(), q, reduction="sum")
     tensor(0.5108)
-    >>> kl_divergence(p, np.array([0.9, 0.1]))
+    >>> kl_divergence(q, np.array([0.9, 0.1]))
     Traceback (most recent call last):
     ...
-    TypeError: arguments must all be torch tensors or all array-like: p is a torch.Tensor, q is array-like
+    TypeError: arguments must all be torch tensors or all array-like: q is a torch.Tensor, p is array-like
     """
-    (p, q), unit, axis = _prepare({"p": p, "q": q}, axis, base, atol)
-    return _sum(_rel_entr(p, q), axis) / unit
+    (q, p), unit, axis = _prepare({"q": q, "p": p}, axis, base, atol)
+    return _sum(_rel_entr(q, p), axis) / unit
 
 
 def js_divergence(
-    p: Array, q: Array, *, axis: int = -1, base: str = "nats", atol: float | None = None
+    q: Array, p: Array, /, *, axis: int = -1, base: str = "nats", atol: float | None = None
 ) -> Array:
-    """Jensen-Shannon divergence ½ KL(p‖m) + ½ KL(q‖m) with m = ½(p + q), along ``axis``.
+    """Jensen-Shannon divergence ½ KL(q‖m) + ½ KL(p‖m) with m = ½(q + p), along ``axis``.
 
-    Symmetric, finite, at most log 2 (1 bit); its square root is a metric.
+    Symmetric, finite, at most log 2 (1 bit); its square root is a metric (Endres and
+    Schindelin, 2003).
 
     >>> js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0]), base="bits")
     np.float64(1.0)
@@ -260,11 +275,147 @@ def js_divergence(
     ...
     ValueError: base must be one of ['bits', 'nats'], got 'decibans'
     """
-    (p, q), unit, axis = _prepare({"p": p, "q": q}, axis, base, atol)
-    total = p + q
+    (q, p), unit, axis = _prepare({"q": q, "p": p}, axis, base, atol)
+    total = q + p
     m = total / 2
-    # halving the smallest subnormal rounds to 0, which would make JS infinite; keep p + q
+    # halving the smallest subnormal rounds to 0, which would make JS infinite; keep q + p
     # there instead (an error below 1e-45 in float32)
     underflow = (m == 0) & (total > 0)
     m = torch.where(underflow, total, m) if isinstance(m, torch.Tensor) else np.where(underflow, total, m)
-    return (_sum(_rel_entr(p, m), axis) + _sum(_rel_entr(q, m), axis)) / (2 * unit)
+    return (_sum(_rel_entr(q, m), axis) + _sum(_rel_entr(p, m), axis)) / (2 * unit)
+
+
+# ----------------------------------------------------------------- mutual information and InfoNCE
+
+#: The most multisets of negatives :func:`expected_infonce` enumerates (about 1e6 keeps its
+#: memory under 100 MB for ten values of y).
+MAX_NEGATIVE_SETS = 1_000_000
+
+
+def _joint(joint: Any, atol: float | None) -> np.ndarray | torch.Tensor:
+    """Validate a joint distribution q(x, y) given as a 2-D table (x along rows)."""
+    if not isinstance(joint, torch.Tensor):
+        try:
+            joint = np.asarray(joint)
+        except Exception as error:  # ragged lists and the like
+            raise TypeError(f"joint must be array-like, got {type(joint).__name__}: {error}") from None
+    shape = tuple(joint.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"joint must be a 2-D table q(x, y), x along rows and y along columns; got shape {shape}"
+        )
+    return _as_distribution(joint.reshape(-1), "joint", -1, atol).reshape(shape)
+
+
+def mutual_information(joint: Array, *, base: str = "nats", atol: float | None = None) -> Array:
+    """Mutual information I(X; Y) = KL(q(x, y) ‖ q(x) q(y)) of a discrete joint distribution.
+
+    ``joint`` is a 2-D table with ``joint[x, y] = q(x, y)``, non-negative and summing to 1
+    (within ``atol``, as for the other functions); a NumPy result for array-like input, a 0-d
+    tensor for a tensor.
+
+    >>> mutual_information(np.array([[0.5, 0.0], [0.0, 0.5]]), base="bits")
+    np.float64(1.0)
+    >>> mutual_information(np.outer([0.25, 0.75], [0.5, 0.5]))  # independent
+    np.float64(0.0)
+    >>> mutual_information(np.array([0.5, 0.5]))
+    Traceback (most recent call last):
+    ...
+    ValueError: joint must be a 2-D table q(x, y), x along rows and y along columns; got shape (2,)
+    """
+    if not isinstance(base, str) or base not in BASES:
+        raise ValueError(f"base must be one of {sorted(BASES)}, got {base!r}")
+    if atol is not None and (isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0):
+        raise ValueError(f"atol must be None or a non-negative number, got {atol!r}")
+    joint = _joint(joint, atol)
+    product = joint.sum(1)[:, None] * joint.sum(0)[None, :]
+    return _rel_entr(joint, product).sum() / BASES[base]
+
+
+@functools.lru_cache(maxsize=8)
+def _multisets(total: int, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every vector of ``parts`` non-negative integers summing to ``total`` (stars and bars),
+    as floats, with the log of its multinomial coefficient. Cached and read-only."""
+    bars = np.array(list(itertools.combinations(range(total + parts - 1), parts - 1)), dtype=np.int64)
+    bars = bars.reshape(len(bars), parts - 1)  # one empty row when parts = 1
+    ends = np.full((len(bars), 1), total + parts - 1)
+    counts = np.diff(np.concatenate([np.full((len(bars), 1), -1), bars, ends], axis=1), axis=1) - 1.0
+    log_coefficient = scipy.special.gammaln(total + 1) - scipy.special.gammaln(counts + 1).sum(axis=1)
+    counts.flags.writeable = log_coefficient.flags.writeable = False
+    return counts, log_coefficient
+
+
+def expected_infonce(joint: Array, critic: Array, negatives: int, *, base: str = "nats") -> float:
+    """The InfoNCE loss of a critic, as an exact expectation over a discrete joint distribution.
+
+    A positive pair (x, y) is drawn from ``joint[x, y] = q(x, y)`` and ``negatives`` = K
+    negatives y_1 … y_K independently from the marginal q(y); the loss of one draw is the
+    cross-entropy of picking the positive among the K + 1 candidates by the softmax of the
+    scores ``critic[x, ·]``,
+
+        -log( e^{f(x, y)} / (e^{f(x, y)} + Σ_j e^{f(x, y_j)}) ).
+
+    The expectation is a finite sum: the loss depends on the negatives only through how many
+    of them take each value of y (a multinomial count vector), so this enumerates those
+    count vectors with their multinomial probabilities, exactly, for any K. ``log(K + 1)``
+    minus the result is the InfoNCE lower bound on :func:`mutual_information`.
+
+    Args:
+        joint: 2-D table q(x, y), non-negative, summing to 1 (array-like, not a tensor).
+        critic: finite real scores f(x, y), the same shape as ``joint``.
+        negatives: K >= 1.
+        base: ``"nats"`` or ``"bits"``.
+
+    >>> joint = np.array([[0.4, 0.1], [0.1, 0.4]])
+    >>> round(expected_infonce(joint, np.zeros((2, 2)), 3), 12) == round(math.log(4), 12)
+    True
+    >>> f = np.log(joint / np.outer(joint.sum(1), joint.sum(0)))  # log q(y | x) - log q(y)
+    >>> bool(math.log(4) - expected_infonce(joint, f, 3) <= mutual_information(joint))
+    True
+    """
+    if not isinstance(base, str) or base not in BASES:
+        raise ValueError(f"base must be one of {sorted(BASES)}, got {base!r}")
+    for name, value in (("joint", joint), ("critic", critic)):
+        if isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name} must be array-like (NumPy), not a torch.Tensor; pass {name}.detach().numpy()"
+            )
+    if isinstance(negatives, (bool, np.bool_)):
+        raise TypeError(f"negatives must be an int, got {type(negatives).__name__}")
+    try:
+        negatives = operator.index(negatives)
+    except TypeError:
+        raise TypeError(f"negatives must be an int, got {type(negatives).__name__}") from None
+    if negatives < 1:
+        raise ValueError(f"negatives must be at least 1 (the number K of negatives), got {negatives}")
+    joint = _joint(joint, None)
+    try:
+        f = np.asarray(critic)
+    except Exception as error:
+        raise TypeError(f"critic must be array-like, got {type(critic).__name__}: {error}") from None
+    if f.dtype.kind not in "biuf":
+        raise TypeError(f"critic must hold real numbers, got dtype {f.dtype}")
+    f = f.astype(np.float64, copy=False)
+    if f.shape != joint.shape:
+        raise ValueError(f"critic must have the shape of joint {joint.shape}, got {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError("critic must be finite; it contains NaN or inf")
+    values_y = joint.shape[1]
+    sets = math.comb(negatives + values_y - 1, values_y - 1)
+    if sets > MAX_NEGATIVE_SETS:
+        raise ValueError(
+            f"negatives={negatives} with {values_y} values of y gives {sets} multisets of negatives to "
+            f"enumerate; the limit is MAX_NEGATIVE_SETS = {MAX_NEGATIVE_SETS}: use fewer negatives or values of y"
+        )
+    counts, log_coefficient = _multisets(negatives, values_y)  # (sets, |Y|) and (sets,)
+    # multinomial probability of each count vector; exactly 0 where it needs a y with q(y) = 0
+    prob = np.exp(log_coefficient + scipy.special.xlogy(counts, joint.sum(axis=0)).sum(axis=1))
+    total = 0.0
+    for x in range(joint.shape[0]):
+        # log Σ_j e^{f(x, y_j)} over the negatives, computed as log Σ_k n_k e^{f(x, k)}
+        top = f[x].max()
+        with np.errstate(divide="ignore"):  # log 0 = -inf only if every term underflows
+            negatives_score = top + np.log(counts @ np.exp(f[x] - top))  # (sets,)
+        per_set = np.logaddexp(f[x][:, None], negatives_score[None, :]) - f[x][:, None]  # (|Y|, sets)
+        total += float(joint[x] @ per_set @ prob)
+    return total / BASES[base]
