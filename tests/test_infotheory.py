@@ -384,9 +384,15 @@ def test_weak_dependence_bound_is_k_over_k_plus_one_of_mi(k):
     g = np.array([[1.0, -2.0, 0.5], [-0.5, 1.0, 0.25], [0.0, 0.0, 0.0]])
     g -= (g @ qy)[:, None]
     g -= (qx @ g)[None, :]  # zero mean along x and along y, so the marginals stay qx, qy
-    joint = np.outer(qx, qy) * (1 + 1e-2 * g)
-    ratio = (math.log(k + 1) - expected_infonce(joint, _best_critic(joint), k)) / mutual_information(joint)
-    assert ratio == pytest.approx(k / (k + 1), abs=1e-4)
+    deviation = {}
+    for eta in (1e-1, 1e-2):
+        joint = np.outer(qx, qy) * (1 + eta * g)
+        ratio = (math.log(k + 1) - expected_infonce(joint, _best_critic(joint), k)) / mutual_information(
+            joint
+        )
+        deviation[eta] = abs(ratio - k / (k + 1))
+    assert all(deviation[eta] < 0.05 * eta for eta in deviation)  # 0.87 for 0.996 would fail by far
+    assert deviation[1e-2] < deviation[1e-1] / 5  # the error shrinks in proportion to the dependence
 
 
 def test_bad_joint_critic_and_negatives():
