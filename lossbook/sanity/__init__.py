@@ -13,7 +13,13 @@ of broken and healthy models the check is measured on.
 """
 
 from lossbook.sanity import suite
-from lossbook.sanity.check import INIT_SCALES, InitialLossReport, check_initial_loss, gradient_check, init_output_bias
+from lossbook.sanity.check import (
+    INIT_SCALES,
+    InitialLossReport,
+    check_initial_loss,
+    gradient_check,
+    init_output_bias,
+)
 from lossbook.sanity.contrastive import ContrastiveStats, contrastive_stats
 from lossbook.sanity.expect import (
     LOSSES,

@@ -28,7 +28,11 @@ __all__ = ["INIT_SCALES", "InitialLossReport", "check_initial_loss", "gradient_c
 INIT_SCALES: dict[str, float] = {"default": 1 / 3, "lecun": 1.0, "kaiming": 2.0}
 _KNOWN = ("cross_entropy", "bce_with_logits", "mse")
 _MODULES = {nn.CrossEntropyLoss: "cross_entropy", nn.BCEWithLogitsLoss: "bce_with_logits", nn.MSELoss: "mse"}
-_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.binary_cross_entropy_with_logits: "bce_with_logits", F.mse_loss: "mse"}
+_FUNCTIONS = {
+    F.cross_entropy: "cross_entropy",
+    F.binary_cross_entropy_with_logits: "bce_with_logits",
+    F.mse_loss: "mse",
+}
 
 
 def init_output_bias(
@@ -241,7 +245,9 @@ def _fan(module: nn.Module) -> tuple[int, int]:
     return module.in_channels * k // module.groups, module.out_channels * k // module.groups
 
 
-def _excess_explained(name: str, expect: Callable[..., float], out: torch.Tensor, targets, point: float, s_point):
+def _excess_explained(
+    name: str, expect: Callable[..., float], out: torch.Tensor, targets, point: float, s_point
+):
     """How much of the gap each logit statistic alone explains: (amount, message) pairs."""
     z = out.detach().double()
     found = []
@@ -249,10 +255,15 @@ def _excess_explained(name: str, expect: Callable[..., float], out: torch.Tensor
         bias = float(z.mean())
         spread = float(z.std()) if z.numel() > 1 else 0.0
         if abs(bias) > 3 * spread / math.sqrt(len(z)):
-            found.append((expect(bias=bias, spread=s_point) - point, f"output mean {bias:+.3g}: a bad output bias"))
+            found.append(
+                (expect(bias=bias, spread=s_point) - point, f"output mean {bias:+.3g}: a bad output bias")
+            )
         found.append(
-            (expect(bias=0.0, spread=spread) - point, f"output spread {spread:.3g} (expected about {s_point:.3g}): "
-             "init gain too large, or unscaled inputs")
+            (
+                expect(bias=0.0, spread=spread) - point,
+                f"output spread {spread:.3g} (expected about {s_point:.3g}): "
+                "init gain too large, or unscaled inputs",
+            )
         )
         return found
     if name == "cross_entropy":
@@ -267,7 +278,9 @@ def _excess_explained(name: str, expect: Callable[..., float], out: torch.Tensor
         bias_value = expect(bias=float(centre), spread=s_point)
     noise = 3 * spread / math.sqrt(len(z))
     if float(centre.max() - centre.min()) > 2 * noise or float(centre.abs().max()) > noise:
-        found.append((bias_value - point, f"{bias_msg}: a bad output bias (expected 0 or the prior's log-odds)"))
+        found.append(
+            (bias_value - point, f"{bias_msg}: a bad output bias (expected 0 or the prior's log-odds)")
+        )
     found.append(
         (
             expect(bias=None, spread=spread) - point,
@@ -349,14 +362,32 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     targets_used, found = _prepare_targets(name, out, targets)
     diagnoses += [(1e9, f) for f in found]
     z = out.detach()
-    if name == "cross_entropy" and bool((z >= 0).all()) and torch.allclose(
-        z.sum(dim=1), torch.ones(len(z), dtype=z.dtype), atol=1e-4
+    finite = bool(torch.isfinite(z).all())
+    if not finite:
+        diagnoses.append(
+            (2e9, "the model's outputs contain NaN or inf: check the inputs and the initialisation")
+        )
+        z = torch.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+    if (
+        name == "cross_entropy"
+        and bool((z >= 0).all())
+        and torch.allclose(z.sum(dim=1), torch.ones(len(z), dtype=z.dtype), atol=1e-4)
     ):
-        diagnoses.append((1e9, "the outputs are probabilities (non-negative, rows sum to 1): a softmax before "
-                               "cross_entropy? It applies log_softmax itself"))
+        diagnoses.append(
+            (
+                1e9,
+                "the outputs are probabilities (non-negative, rows sum to 1): a softmax before "
+                "cross_entropy? It applies log_softmax itself",
+            )
+        )
     elif name == "bce_with_logits" and bool(((z >= 0) & (z <= 1)).all()) and _squashed(model, inputs):
-        diagnoses.append((1e9, "the outputs stay in [0, 1] even for inputs scaled by 1000: a sigmoid before "
-                               "binary_cross_entropy_with_logits? It applies the sigmoid itself"))
+        diagnoses.append(
+            (
+                1e9,
+                "the outputs stay in [0, 1] even for inputs scaled by 1000: a sigmoid before "
+                "binary_cross_entropy_with_logits? It applies the sigmoid itself",
+            )
+        )
 
     # the reader's own loss, exactly as their loop computes it
     with warnings.catch_warnings(record=True) as caught:
@@ -381,22 +412,44 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     stderr = float(per.std() / math.sqrt(per.numel())) if per.numel() > 1 else 0.0
     measured = per_mean if value is None else float(torch.as_tensor(value).detach().double().mean())
 
-    if value is not None and not math.isfinite(measured):
+    if not finite:
+        measured = per_mean = math.nan
+    elif value is not None and not math.isfinite(measured):
         diagnoses.append((1e8, "the loss is not finite: log(0), an overflow, or NaN in the inputs"))
     elif value is not None and torch.as_tensor(value).numel() > 1:
-        diagnoses.append((1e7, f"loss_fn returned shape {tuple(torch.as_tensor(value).shape)}, not a scalar: "
-                               "reduction='none' left in? The optimiser needs a scalar"))
+        diagnoses.append(
+            (
+                1e7,
+                f"loss_fn returned shape {tuple(torch.as_tensor(value).shape)}, not a scalar: "
+                "reduction='none' left in? The optimiser needs a scalar",
+            )
+        )
     elif value is not None and not math.isclose(measured, per_mean, rel_tol=1e-3, abs_tol=1e-6) and not found:
         ratio = measured / per_mean if per_mean else math.inf
         if math.isclose(ratio, per.numel(), rel_tol=1e-3):
-            diagnoses.append((1e7, f"your loss is {ratio:.0f} × the per-example mean, the number of elements: "
-                                   "reduction='sum', so the gradient and the step are that many times larger"))
+            diagnoses.append(
+                (
+                    1e7,
+                    f"your loss is {ratio:.0f} × the per-example mean, the number of elements: "
+                    "reduction='sum', so the gradient and the step are that many times larger",
+                )
+            )
         else:
-            diagnoses.append((1e7, f"your loss is {ratio:.3g} × the per-example mean of {name}: a different "
-                                   "reduction, class weights, or a different loss than declared"))
+            diagnoses.append(
+                (
+                    1e7,
+                    f"your loss is {ratio:.3g} × the per-example mean of {name}: a different "
+                    "reduction, class weights, or a different loss than declared",
+                )
+            )
     if reduction not in (None, "mean"):
-        diagnoses.append((1e7 + 1, f"loss_fn has reduction={reduction!r}: the first loss and every gradient "
-                                   "are not per-example means"))
+        diagnoses.append(
+            (
+                1e7 + 1,
+                f"loss_fn has reduction={reduction!r}: the first loss and every gradient "
+                "are not per-example means",
+            )
+        )
 
     # gradients: does the loss reach every parameter?
     grad_note = "gradients not checked (pass an nn.Module to check them)"
@@ -405,16 +458,28 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         loss_tensor = value if isinstance(value, torch.Tensor) else None
         if params and (loss_tensor is None or not loss_tensor.requires_grad):
             grad_note = "no parameter receives a gradient"
-            diagnoses.append((1e9, "the loss has no graph (requires_grad is False): a .detach(), .item(), "
-                                   "numpy or torch.no_grad between the parameters and the loss"))
+            diagnoses.append(
+                (
+                    1e9,
+                    "the loss has no graph (requires_grad is False): a .detach(), .item(), "
+                    "numpy or torch.no_grad between the parameters and the loss",
+                )
+            )
         elif params:
             grads = torch.autograd.grad(loss_tensor.sum(), params, allow_unused=True, retain_graph=False)
             reached = [g for g in grads if g is not None]
             norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in reached))
             if not reached:
-                diagnoses.append((1e9, "no parameter receives a gradient (every .grad would be None): the graph "
-                                       "is cut, e.g. .detach().requires_grad_()"))
-            grad_note = f"{len(reached)} of {len(params)} parameter tensors receive a gradient (norm {norm:.3g})"
+                diagnoses.append(
+                    (
+                        1e9,
+                        "no parameter receives a gradient (every .grad would be None): the graph "
+                        "is cut, e.g. .detach().requires_grad_()",
+                    )
+                )
+            grad_note = (
+                f"{len(reached)} of {len(params)} parameter tensors receive a gradient (norm {norm:.3g})"
+            )
 
     # the expectation, from the task only
     head = head_calls[-1] if head_calls else None
@@ -435,6 +500,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
 
     if name == "cross_entropy":
         c = out.shape[1]
+        mc = min(5_000, max(1_000, 5_000_000 // c))
         counts = torch.bincount(targets_used, minlength=c).double()
         rho = ((counts + 0.5) / (counts + 0.5).sum()).numpy()
         log_rho = np.log(rho) - np.log(rho).mean()
@@ -443,10 +509,10 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         def expect(bias=None, spread=0.0):
             b = 0.0 if bias is None else bias
             return expected_initial_loss(
-                "cross_entropy", classes=c, prior=rho, logit_mean=b, logit_std=spread, samples=5_000
+                "cross_entropy", classes=c, prior=rho, logit_mean=b, logit_std=spread, samples=mc
             ).value
 
-        point_e = expected_initial_loss("cross_entropy", classes=c, prior=rho, logit_std=s_point, samples=5_000)
+        point_e = expected_initial_loss("cross_entropy", classes=c, prior=rho, logit_std=s_point, samples=mc)
         upper = max(expect(spread=s_upper), expect(bias=log_rho, spread=s_upper))
         lower = float(-(rho * np.log(rho)).sum())
         prior_note = f"label frequencies of the batch (entropy {lower:.4f})"
@@ -458,10 +524,16 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
 
         def expect(bias=None, spread=0.0):
             b = np.zeros_like(cols) if bias is None else np.broadcast_to(np.asarray(bias, float), cols.shape)
-            return float(np.mean([
-                expected_initial_loss("bce_with_logits", prior=r, logit_mean=float(bb), logit_std=spread).value
-                for r, bb in zip(cols, b, strict=True)
-            ]))
+            return float(
+                np.mean(
+                    [
+                        expected_initial_loss(
+                            "bce_with_logits", prior=r, logit_mean=float(bb), logit_std=spread
+                        ).value
+                        for r, bb in zip(cols, b, strict=True)
+                    ]
+                )
+            )
 
         point_e = expected_initial_loss("bce_with_logits", prior=rho_all, logit_std=s_point)
         upper = max(expect(spread=s_upper), expect(bias=np.log(cols / (1 - cols)), spread=s_upper))
@@ -491,18 +563,33 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         above = per_mean > hi
         causes = []
         if above:
-            causes = [(a, m) for a, m in _excess_explained(name, expect, out, targets_used, point_e.value, s_point)
-                      if a > 0.25 * (per_mean - point_e.value)]
+            causes = [
+                (a, m)
+                for a, m in _excess_explained(name, expect, out, targets_used, point_e.value, s_point)
+                if a > 0.25 * (per_mean - point_e.value)
+            ]
             if head is not None and head[1] > 4 * cap:
-                causes.append((per_mean - point_e.value, f"activations grow through the network: second moment "
-                               f"{head[1]:.3g} at the head's input against {m2_in:.3g} at the input (init gain > 1)"))
+                causes.append(
+                    (
+                        per_mean - point_e.value,
+                        f"activations grow through the network: second moment "
+                        f"{head[1]:.3g} at the head's input against {m2_in:.3g} at the input (init gain > 1)",
+                    )
+                )
             causes.sort(key=lambda c: -c[0])
             gap = f"{per_mean:.4f} is above the largest value a correct initialisation gives ({upper:.4f})"
             diagnoses.append((1e6, gap + (": likely causes, most likely first, follow" if causes else "")))
-            diagnoses += [(1e6 - 1 - i, f"{m} (alone raises the loss by {a:.3g})") for i, (a, m) in enumerate(causes)]
+            diagnoses += [
+                (1e6 - 1 - i, f"{m} (alone raises the loss by {a:.3g})") for i, (a, m) in enumerate(causes)
+            ]
         else:
-            diagnoses.append((1e6, f"{per_mean:.4f} is below the best constant's loss ({lower:.4f}): the model "
-                                   "sees the labels (leakage), or it has been trained already"))
+            diagnoses.append(
+                (
+                    1e6,
+                    f"{per_mean:.4f} is below the best constant's loss ({lower:.4f}): the model "
+                    "sees the labels (leakage), or it has been trained already",
+                )
+            )
     notes = (
         f"assumed: {prior_note}; head fan-in {fan_in or 'unknown'}, init {init!r}, logit spread "
         f"{s_point:.3g} (at most {s_upper:.3g})",

@@ -74,7 +74,9 @@ def contrastive_stats(
         if state is not None:
             encoder.load_state_dict(state)
     if not isinstance(emb, torch.Tensor) or emb.dim() != 2 or len(emb) != len(views):
-        raise TypeError(f"the encoder must return embeddings of shape (N, d), got {getattr(emb, 'shape', emb)!r}")
+        raise TypeError(
+            f"the encoder must return embeddings of shape (N, d), got {getattr(emb, 'shape', emb)!r}"
+        )
     emb = F.normalize(emb.double().reshape(len(views), -1), dim=1)
     n = len(inputs)
     cos = emb[:n] @ emb[n:].T
@@ -82,7 +84,9 @@ def contrastive_stats(
     loss = float(F.cross_entropy(cos / tau, torch.arange(n)))
     shuffled = sum(float(F.cross_entropy(cos / tau, torch.randperm(n, generator=g))) for _ in range(shuffles))
     negative = cos[~diag]
-    expected = expected_initial_loss("info_nce", negatives=n - 1, temperature=tau, dim=emb.shape[1], samples=20_000)
+    expected = expected_initial_loss(
+        "info_nce", negatives=n - 1, temperature=tau, dim=emb.shape[1], samples=20_000
+    )
     return ContrastiveStats(
         negatives=n - 1,
         loss=loss,
