@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -651,3 +654,28 @@ def test_bias_and_gradient_helpers_reject_bad_input():
 def test_sanity_is_exported():
     assert lb.sanity.expected_initial_loss is expected_initial_loss
     assert set(lb.sanity.LOSSES) >= {"l1", "huber", "triplet", "ctc", "kl_div", "cosine_embedding"}
+
+
+# ---------------------------------------------------------------- the sanity pages as a reader sees them
+
+_PAGES = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("sanity*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _PAGES, ids=lambda p: p.stem)
+def test_sanity_pages_show_mathematics_not_code_strings(path):
+    """No LaTeX macro names or SymPy '**' in printed output; no long code cell shown expanded."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", ""), out.get("data", {}).get("text/plain", "")]
+            for text in texts:
+                text = "".join(text) if isinstance(text, list) else text
+                if text.startswith("<IPython.core.display.Math"):
+                    continue
+                assert not re.search(r"\\[a-zA-Z]{2,}", text), f"cell {i}: LaTeX macro in printed output"
+                assert "**" not in text, f"cell {i}: SymPy power in printed output"
+        lines = "".join(cell["source"]).strip().splitlines()
+        hidden = "hide-input" in cell["metadata"].get("tags", [])
+        assert hidden or len(lines) <= 22, f"cell {i}: {len(lines)} lines shown expanded"

@@ -1,4 +1,4 @@
-"""The check a reader runs before the first optimiser step, bias initialisation, gradient checks.
+"""The check a reader runs before the first optimiser step.
 
 :func:`check_initial_loss` takes the reader's model, one batch and the loss they train
 with. Its expectation comes from the task (label prior, the head's fan-in, the init scheme),
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +17,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.autograd.gradcheck import GradcheckError
 
 from lossbook.sanity import _args
 from lossbook.sanity.expect import Expectation, expected_initial_loss
 
-__all__ = ["INIT_SCALES", "InitialLossReport", "check_initial_loss", "gradient_check", "init_output_bias"]
+__all__ = ["INIT_SCALES", "InitialLossReport", "check_initial_loss"]
 
 #: Var(w)·fan_in of the standard schemes for a head (Xavier's depends on fan_out too).
 INIT_SCALES: dict[str, float] = {"default": 1 / 3, "lecun": 1.0, "kaiming": 2.0}
@@ -33,41 +32,6 @@ _FUNCTIONS = {
     F.binary_cross_entropy_with_logits: "bce_with_logits",
     F.mse_loss: "mse",
 }
-
-
-def init_output_bias(
-    bias: torch.Tensor, prior: Sequence[float] | float, *, multilabel: bool = False
-) -> torch.Tensor:
-    """Set an output layer's bias to the best constant: log-odds or log prior.
-
-    * one output (binary): ``prior`` is the share of positives; the bias becomes its log-odds;
-    * several outputs, ``multilabel=False`` (softmax over classes): ``prior`` is the class
-      distribution; the bias becomes its logarithm;
-    * several outputs, ``multilabel=True`` (one sigmoid per label): ``prior`` is the share of
-      positives of each label (one value for all, or one per output); each bias becomes its
-      log-odds.
-
-    With zero weights the first loss is then the entropy of the label prior; with a logit
-    spread s it is higher (the chapter quantifies by how much). Works in place under
-    ``torch.no_grad()`` and returns ``bias``.
-
-    >>> init_output_bias(torch.zeros(1), 0.1)
-    tensor([-2.1972])
-    >>> round(init_output_bias(torch.zeros(3), [0.5, 0.3, 0.2]).exp().sum().item(), 6)
-    1.0
-    >>> init_output_bias(torch.zeros(2), 0.05, multilabel=True)
-    tensor([-2.9444, -2.9444])
-    """
-    if not isinstance(bias, torch.Tensor) or not bias.is_floating_point():
-        raise TypeError(f"bias must be a floating-point tensor, got {type(bias).__name__}")
-    with torch.no_grad():
-        if bias.numel() == 1 or multilabel:
-            rho = _args.shares("prior", prior, bias.numel())
-            values = np.log(rho / (1 - rho))
-        else:
-            values = np.log(_args.prior(prior, bias.numel()))
-        bias.copy_(torch.as_tensor(values, dtype=bias.dtype).reshape(bias.shape))
-    return bias
 
 
 @dataclass(frozen=True)
@@ -327,8 +291,8 @@ def check_initial_loss(
 
     The expectation is computed from the task, not from the logits: the label prior of the
     batch, the head's fan-in (found by a forward hook on the last Linear/Conv layer called),
-    the init scheme, and the second moment of the head's input capped at what a
-    variance-preserving network gives (max(1, E[x²])). The loss is accepted between the
+    the init scheme, and the second moment of the head's input capped at 1, what a
+    variance-preserving network gives on standardised inputs. The loss is accepted between the
     loss of the best constant (bias = label prior, spread 0) and the loss of a zero-bias
     head of the largest standard spread, widened by ``rtol`` and four standard errors.
     Structural faults are found directly: outputs that are probabilities (a softmax or
@@ -484,7 +448,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     # the expectation, from the task only
     head = head_calls[-1] if head_calls else None
     m2_in = float((inputs.double() ** 2).mean()) if inputs.is_floating_point() else 1.0
-    cap = max(1.0, m2_in)
+    cap = 1.0  # a variance-preserving network on standardised inputs feeds its head at most this
     if head is not None:
         fan_in, fan_out = _fan(head[0])
         m2_head = min(head[1], cap)
@@ -568,7 +532,15 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
                 for a, m in _excess_explained(name, expect, out, targets_used, point_e.value, s_point)
                 if a > 0.25 * (per_mean - point_e.value)
             ]
-            if head is not None and head[1] > 4 * cap:
+            if m2_in > 4:
+                causes.append(
+                    (
+                        per_mean - point_e.value,
+                        f"inputs are not standardised: E[x²] = {m2_in:.3g} "
+                        "(standardise them, or every layer's spread scales with them)",
+                    )
+                )
+            elif head is not None and head[1] > 4 * cap:
                 causes.append(
                     (
                         per_mean - point_e.value,
@@ -597,52 +569,3 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     )
     ordered = tuple(m for _, m in sorted(diagnoses, key=lambda d: -d[0]))
     return InitialLossReport(name, measured, per_mean, stderr, point_e, (lo, hi), with_prior, ordered, notes)
-
-
-def gradient_check(
-    fn: Callable[..., torch.Tensor],
-    *inputs: torch.Tensor,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-) -> bool:
-    """``torch.autograd.gradcheck`` in float64 with the book's thresholds; True or a clear error.
-
-    Inputs are copied to float64 (float32 central differences are accurate to about 1e-3
-    only, see the chapter "How this book checks itself") and marked as requiring gradients.
-    ``eps`` must be > 0 (it is the finite-difference step), ``atol`` and ``rtol`` >= 0.
-
-    >>> gradient_check(lambda x: (x**3).sum(), torch.tensor([1.0, 2.0]))
-    True
-    >>> gradient_check(lambda x: (x**3).detach().sum() + x.sum(), torch.tensor([1.0, 2.0]))
-    Traceback (most recent call last):
-    ...
-    AssertionError: gradient check failed (eps=1e-06, atol=1e-05, rtol=0.001): Jacobian mismatch for output 0 with respect to input 0, numerical:tensor([[ 4.0000], [13.0000]], dtype=torch.float64) analytical:tensor([[1.], [1.]], dtype=torch.float64)
-    """
-    eps = _args.positive("eps", eps)
-    atol = _args.positive("atol", atol, allow_zero=True)
-    rtol = _args.positive("rtol", rtol, allow_zero=True)
-    if not inputs:
-        raise ValueError("gradient_check needs at least one input tensor")
-    prepared = []
-    for position, x in enumerate(inputs):
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(
-                f"input {position} must be a floating-point tensor, got "
-                f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}"
-            )
-        prepared.append(x.detach().to(torch.float64).requires_grad_(True))
-    try:
-        return bool(torch.autograd.gradcheck(fn, tuple(prepared), eps=eps, atol=atol, rtol=rtol))
-    except GradcheckError as error:
-        detail = " ".join(str(error).split())
-        raise AssertionError(
-            f"gradient check failed (eps={eps:g}, atol={atol:g}, rtol={rtol:g}): {detail}"
-        ) from None
-    except RuntimeError as error:
-        if "dtype" not in str(error) and "Double" not in str(error) and "Float" not in str(error):
-            raise
-        raise TypeError(
-            "gradient_check runs in float64: convert modules and captured tensors with .double() "
-            f"first (PyTorch said: {' '.join(str(error).split())[:200]})"
-        ) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn as nn
@@ -19,6 +20,13 @@ from lossbook.sanity import _args
 from lossbook.sanity.expect import expected_initial_loss
 
 __all__ = ["ContrastiveStats", "contrastive_stats"]
+
+
+@lru_cache(maxsize=128)
+def _random_directions(negatives: int, temperature: float, dim: int) -> float:
+    return expected_initial_loss(
+        "info_nce", negatives=negatives, temperature=temperature, dim=dim, samples=20_000
+    ).value
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,6 @@ def contrastive_stats(
     loss = float(F.cross_entropy(cos / tau, torch.arange(n)))
     shuffled = sum(float(F.cross_entropy(cos / tau, torch.randperm(n, generator=g))) for _ in range(shuffles))
     negative = cos[~diag]
-    expected = expected_initial_loss(
-        "info_nce", negatives=n - 1, temperature=tau, dim=emb.shape[1], samples=20_000
-    )
     return ContrastiveStats(
         negatives=n - 1,
         loss=loss,
@@ -94,5 +99,5 @@ def contrastive_stats(
         positive_cos=float(cos[diag].mean()),
         negative_cos=float(negative.mean()),
         negative_cos_std=float(negative.std()),
-        random_directions=expected.value,
+        random_directions=_random_directions(n - 1, tau, emb.shape[1]),
     )

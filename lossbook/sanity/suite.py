@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lossbook.sanity.check import InitialLossReport, check_initial_loss, init_output_bias
+from lossbook.sanity.check import InitialLossReport, check_initial_loss
+from lossbook.sanity.tools import init_output_bias
 
 __all__ = ["CASES", "Case", "Confusion", "Row", "confusion", "run"]
 
