@@ -13,13 +13,7 @@ of broken and healthy models the check is measured on.
 """
 
 from lossbook.sanity import suite
-from lossbook.sanity.check import (
-    INIT_SCALES,
-    InitialLossReport,
-    check_initial_loss,
-    gradient_check,
-    init_output_bias,
-)
+from lossbook.sanity.check import INIT_SCALES, InitialLossReport, check_initial_loss
 from lossbook.sanity.contrastive import ContrastiveStats, contrastive_stats
 from lossbook.sanity.expect import (
     LOSSES,
@@ -29,6 +23,7 @@ from lossbook.sanity.expect import (
     quadratic_range,
     sphere_mgf,
 )
+from lossbook.sanity.tools import gradient_check, init_output_bias
 
 __all__ = [
     "INIT_SCALES",
