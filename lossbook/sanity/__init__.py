@@ -13,16 +13,10 @@ of broken and healthy models the check is measured on.
 """
 
 from lossbook.sanity import suite
+from lossbook.sanity.approx import large_spread, quadratic_range, sphere_mgf
 from lossbook.sanity.check import INIT_SCALES, InitialLossReport, check_initial_loss
 from lossbook.sanity.contrastive import ContrastiveStats, contrastive_stats
-from lossbook.sanity.expect import (
-    LOSSES,
-    Expectation,
-    expected_initial_loss,
-    large_spread,
-    quadratic_range,
-    sphere_mgf,
-)
+from lossbook.sanity.expect import LOSSES, Expectation, expected_initial_loss
 from lossbook.sanity.tools import gradient_check, init_output_bias
 
 __all__ = [
