@@ -8,6 +8,7 @@ never from the logits it judges; the logits are used only to *explain* a miss.
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,15 +63,24 @@ class InitialLossReport:
 
     def __str__(self) -> str:
         lo, hi = self.band
+
+        def wrap(text: str, first: str, rest: str = "     ") -> str:
+            return textwrap.fill(text, 72, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False)
+
         lines = [
-            f"initial {self.loss}: your loss_fn gave {self.measured:.4f} (per-example mean "
-            f"{self.per_example:.4f} ± {self.stderr:.4f})",
-            f"  a correct initialisation gives {self.expected.value:.4f} (zero bias) or "
-            f"{self.with_prior_bias:.4f} (bias at the label prior); accepted [{lo:.4f}, {hi:.4f}]",
+            f"initial {self.loss}: your loss_fn gave {self.measured:.4f}",
+            f"  per-example mean {self.per_example:.4f} ± {self.stderr:.4f}",
+            wrap(
+                f"a correct initialisation gives {self.expected.value:.4f} with a zero bias, "
+                f"{self.with_prior_bias:.4f} with the bias at the label prior; accepted range "
+                f"[{lo:.4f}, {hi:.4f}]",
+                "  ",
+                "  ",
+            ),
             f"  verdict: {self.verdict}",
         ]
-        lines += [f"  {rank}. {d}" for rank, d in enumerate(self.diagnoses, start=1)]
-        lines += [f"  - {n}" for n in self.notes]
+        lines += [wrap(d, f"  {rank}. ") for rank, d in enumerate(self.diagnoses, start=1)]
+        lines += [wrap(n, "  - ", "    ") for n in self.notes]
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,14 +55,17 @@ class Expectation:
     large_spread: float | None = None
 
     def __str__(self) -> str:
-        head = f"expected initial {self.loss}: {self.value:.4f} ({self.method}"
-        head += f", standard error {self.stderr:.1e})" if self.stderr else ")"
-        lines = [head, f"  rule of thumb: {self.rule_of_thumb:.4f}"]
+        head = f"expected initial {self.loss}: {self.value:.4f}"
+        how = f"  ({self.method}" + (f", standard error {self.stderr:.1e})" if self.stderr else ")")
+        lines = [head, how, f"  rule of thumb: {self.rule_of_thumb:.4f}"]
         if self.second_order is not None:
             lines.append(f"  second-order approximation: {self.second_order:.4f}")
         if self.large_spread is not None:
             lines.append(f"  large-spread approximation: {self.large_spread:.4f}")
-        lines.extend(f"  assumes {a}" for a in self.assumptions)
+        lines.extend(
+            textwrap.fill(f"assumes {a}", 72, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+            for a in self.assumptions
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
