@@ -65,7 +65,9 @@ class InitialLossReport:
         lo, hi = self.band
 
         def wrap(text: str, first: str, rest: str = "     ") -> str:
-            return textwrap.fill(text, 72, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False)
+            return textwrap.fill(
+                text, 72, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+            )
 
         lines = [
             f"initial {self.loss}: your loss_fn gave {self.measured:.4f}",

@@ -63,7 +63,9 @@ class Expectation:
         if self.large_spread is not None:
             lines.append(f"  large-spread approximation: {self.large_spread:.4f}")
         lines.extend(
-            textwrap.fill(f"assumes {a}", 72, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+            textwrap.fill(
+                f"assumes {a}", 72, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+            )
             for a in self.assumptions
         )
         return "\n".join(lines)
