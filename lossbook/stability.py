@@ -1,0 +1,789 @@
+"""Numerical stability of losses: float limits, exact references, summation and the sweep.
+
+The chapter "Numerical stability of losses" measures where floating point breaks a loss.
+This module holds what it measures with:
+
+* :func:`float_limits`: ``torch.finfo`` plus the *measured* thresholds where ``torch.exp``
+  overflows and underflows in each dtype (found by bisection over the representable numbers);
+* :func:`exact`: an arbitrary-precision (mpmath) evaluation that raises the working precision
+  until two precisions agree, the reference every error in the chapter is measured against;
+* :func:`pairwise_sum`, :func:`kahan_sum`, :func:`sequential_sum`: summation in a chosen dtype;
+* :func:`sweep`: for every registry loss and dtype, the input magnitudes where PyTorch's
+  forward value and gradient stay finite and accurate, and which losses PyTorch computes
+  naively; :data:`STABLE` holds a rearranged formula for each of those, and
+  :func:`stable_loss` a registry entry that uses it, so :func:`lossbook.crosscheck` can check it.
+
+>>> import torch
+>>> from lossbook.stability import float_limits
+>>> round(float_limits(torch.float32).exp_overflow, 4)
+88.7228
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from lossbook.calculus import _MP_MODULES, gradient_exprs
+from lossbook.losses import LOSSES, Loss, get
+
+__all__ = [
+    "DTYPES",
+    "STABLE",
+    "FloatLimits",
+    "Sweep",
+    "SweepCell",
+    "dtype_name",
+    "exact",
+    "float_limits",
+    "kahan_sum",
+    "pairwise_sum",
+    "sequential_sum",
+    "stable_loss",
+    "sweep",
+]
+
+#: The four floating-point types the chapter measures, narrowest first.
+DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_INT_OF = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+#: Working precisions (decimal digits) tried by :func:`exact`, in order.
+DIGITS: tuple[int, ...] = (30, 60, 120, 240, 480, 960)
+
+
+def _check_dtype(dtype: Any, arg: str = "dtype") -> torch.dtype:
+    if dtype not in _INT_OF:
+        allowed = ", ".join(dtype_name(d) for d in DTYPES)
+        raise ValueError(f"{arg} must be one of {allowed}, got {dtype!r}")
+    return dtype
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``'float32'``."""
+    return str(dtype).removeprefix("torch.")
+
+
+# --------------------------------------------------------------------------- float limits
+
+
+@dataclass(frozen=True)
+class FloatLimits:
+    """What ``torch.finfo`` says about a dtype, and where ``torch.exp`` breaks in it.
+
+    ``exp_overflow`` is the largest representable x with a finite ``torch.exp(x)``;
+    ``exp_subnormal`` the largest x whose exponential is below the smallest normal number;
+    ``exp_zero`` the largest x whose exponential is exactly 0.
+    """
+
+    dtype: torch.dtype
+    max: float
+    smallest_normal: float
+    smallest_subnormal: float
+    eps: float
+    exp_overflow: float
+    exp_subnormal: float
+    exp_zero: float
+
+
+def _bisect_bits(dtype: torch.dtype, low: float, high: float, bad: Callable[[torch.Tensor], bool]) -> float:
+    """The largest representable x in [low, high] with ``bad(x)`` False, given bad(low) is False
+    and bad(high) is True and bad is monotone in x. Works on bit patterns, so it is exact."""
+
+    def key(v: float) -> int:
+        # order-preserving integer key of a float of this dtype
+        bits = int(torch.tensor([v], dtype=dtype).view(_INT_OF[dtype])[0])
+        return bits if bits >= 0 else -(bits + (1 << (torch.iinfo(_INT_OF[dtype]).bits - 1)))
+
+    def value(k: int) -> torch.Tensor:
+        width = torch.iinfo(_INT_OF[dtype]).bits
+        bits = k if k >= 0 else (-k) | (1 << (width - 1))
+        if bits >= 1 << (width - 1):
+            bits -= 1 << width
+        return torch.tensor([bits], dtype=_INT_OF[dtype]).view(dtype)
+
+    lo, hi = key(low), key(high)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bad(value(mid)):
+            hi = mid
+        else:
+            lo = mid
+    return float(value(lo)[0])
+
+
+@cache
+def float_limits(dtype: torch.dtype) -> FloatLimits:
+    """``torch.finfo`` of ``dtype`` and the measured thresholds of ``torch.exp`` in it.
+
+    >>> lim = float_limits(torch.float16)
+    >>> lim.max, lim.exp_overflow
+    (65504.0, 11.0859375)
+    >>> float_limits(torch.int32)
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype must be one of float16, bfloat16, float32, float64, got torch.int32
+    """
+    _check_dtype(dtype)
+    fi = torch.finfo(dtype)
+    subnormal = float(torch.nextafter(torch.zeros(1, dtype=dtype), torch.ones(1, dtype=dtype))[0])
+    top = math.log(fi.max) + 1.0
+    bottom = math.log(subnormal) - 2.0
+    return FloatLimits(
+        dtype=dtype,
+        max=float(fi.max),
+        smallest_normal=float(fi.smallest_normal),
+        smallest_subnormal=subnormal,
+        eps=float(fi.eps),
+        exp_overflow=_bisect_bits(dtype, 0.0, top, lambda x: not bool(torch.isfinite(torch.exp(x))[0])),
+        exp_subnormal=_largest_below(dtype, bottom, 0.0, lambda x: bool(torch.exp(x)[0] < fi.smallest_normal)),
+        exp_zero=_largest_below(dtype, bottom, 0.0, lambda x: bool(torch.exp(x)[0] == 0)),
+    )
+
+
+def _largest_below(dtype: torch.dtype, low: float, high: float, holds: Callable[[torch.Tensor], bool]) -> float:
+    """The largest representable x in [low, high] where ``holds(x)``, for a property that holds
+    at ``low`` and stops holding once (monotone)."""
+    return _bisect_bits(dtype, low, high, lambda x: not holds(x))
+
+
+# --------------------------------------------------------------------------- exact references
+
+
+def exact(
+    f: Callable[..., Sequence[Any]], args: Sequence[float], *, digits: Sequence[int] = DIGITS
+) -> list[float] | None:
+    """Evaluate an mpmath function exactly enough to be a reference for float64, or ``None``.
+
+    ``f`` takes mpmath numbers and returns a list of them (for example a function made by
+    ``sympy.lambdify(..., modules="mpmath")``); ``args`` are the float inputs, taken as exact.
+    The working precision goes through ``digits`` until two successive precisions agree to
+    20 significant digits. A zero counts as agreement only at the last precision, since
+    cancellation produces zeros at any precision that is too low (1 - σ(200) is 0 below
+    about 87 digits); a result that is not finite, or never agrees, gives ``None``.
+
+    >>> import mpmath
+    >>> exact(lambda v: [mpmath.log(1 - 1 / (1 + mpmath.exp(-v)))], [100.0])
+    [-100.0]
+    >>> exact(lambda v: [mpmath.log(1 - 1 / (1 + mpmath.exp(-v)))], [5000.0]) is None
+    True
+    """
+    found = _exact_at(f, args, digits)
+    return None if found is None else found[0]
+
+
+def _exact_at(f: Callable[..., Sequence[Any]], args: Sequence[float], digits: Sequence[int]) -> tuple[list[float], int] | None:
+    if not digits or any(isinstance(d, bool) or not isinstance(d, int) or d < 15 for d in digits):
+        raise ValueError(f"digits must be a non-empty sequence of integers >= 15, got {digits!r}")
+    previous: list[Any] | None = None
+    for i, d in enumerate(digits):
+        with mpmath.workdps(d):
+            try:
+                values = list(f(*map(mpmath.mpf, args)))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                values = None
+            last = i >= len(digits) - 1
+            if values is not None and previous is not None:
+                if all(_agree(a, b, zero_ok=last) for a, b in zip(previous, values, strict=True)):
+                    return [float(v) for v in values], d
+        previous = values
+    return None
+
+
+def _agree(a: Any, b: Any, *, zero_ok: bool) -> bool:
+    if isinstance(a, mpmath.mpc) or isinstance(b, mpmath.mpc):
+        return False
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+        return False
+    if a == 0 or b == 0:
+        return zero_ok and a == b
+    return bool(abs(a - b) <= mpmath.mpf(10) ** -20 * max(abs(a), abs(b)))
+
+
+# --------------------------------------------------------------------------- summation
+
+
+def _floating(x: Any, arg: str = "x") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{arg} must be a floating-point torch.Tensor, got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+    if x.dim() != 2:
+        raise ValueError(f"{arg} must have shape (sequences, length), got {tuple(x.shape)}")
+    return x
+
+
+def sequential_sum(x: torch.Tensor) -> torch.Tensor:
+    """Add the columns of ``x`` one at a time, rounding every partial sum to ``x.dtype``.
+
+    Each row is an independent sequence, so many sums run side by side. This is the
+    textbook ``for`` loop; its error grows like (length) × eps.
+
+    >>> x = torch.full((1, 4096), 0.1, dtype=torch.bfloat16)
+    >>> float(sequential_sum(x)[0])   # stagnates: adding 0.1 to 32 rounds back to 32
+    32.0
+    """
+    x = _floating(x)
+    acc = torch.zeros(x.shape[0], dtype=x.dtype)
+    for j in range(x.shape[1]):
+        acc = acc + x[:, j]
+    return acc
+
+
+def kahan_sum(x: torch.Tensor) -> torch.Tensor:
+    """Compensated (Kahan) summation of the columns of ``x``, all arithmetic in ``x.dtype``.
+
+    >>> x = torch.full((1, 4096), 0.1, dtype=torch.bfloat16)
+    >>> float(kahan_sum(x)[0])
+    410.0
+    """
+    x = _floating(x)
+    acc = torch.zeros(x.shape[0], dtype=x.dtype)
+    carry = torch.zeros_like(acc)
+    for j in range(x.shape[1]):
+        step = x[:, j] - carry
+        total = acc + step
+        carry = (total - acc) - step
+        acc = total
+    return acc
+
+
+def pairwise_sum(x: torch.Tensor) -> torch.Tensor:
+    """Pairwise (cascade) summation of the columns of ``x``, rounding each level to ``x.dtype``.
+
+    >>> x = torch.full((1, 4096), 0.1, dtype=torch.bfloat16)
+    >>> float(pairwise_sum(x)[0])
+    410.0
+    """
+    x = _floating(x)
+    while x.shape[1] > 1:
+        if x.shape[1] % 2:
+            x = torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
+        x = x[:, 0::2] + x[:, 1::2]
+    return x[:, 0]
+
+
+# --------------------------------------------------------------------------- the sweep
+
+#: Magnitudes s the sweep tries: 1.25 and 1.75 times every power of 2 from 1/4 to 2^15 (so
+#: never exactly 1, where hinge-type losses have their kinks), then 1.25 times every 16th
+#: power of 2 up to 2^1016. All are exact in every dtype that can hold them.
+MAGNITUDES: tuple[float, ...] = tuple(
+    sorted({m * 2.0**e for m in (1.25, 1.75) for e in range(-2, 16)} | {1.25 * 2.0**e for e in range(16, 1017, 16)})
+)
+
+#: An exact value or gradient within this factor of the dtype's largest number counts as
+#: overflowing: the chain rule forms intermediates a few times larger than the result.
+_HEADROOM = 4.0
+OK, NONFINITE, INEXACT, TRUE_OVERFLOW, NO_REFERENCE, UNSUPPORTED = (
+    "ok",
+    "inf/NaN",
+    "inexact",
+    "exact value near overflow",
+    "no reference",
+    "unsupported",
+)
+#: The statuses that mean PyTorch, not the dtype, is at fault.
+NAIVE = (NONFINITE, INEXACT)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A one-parameter family of points: ``make(s)`` gives the inputs and targets at magnitude s."""
+
+    label: str
+    make: Callable[[float], tuple[np.ndarray, np.ndarray]]
+
+
+def _input_directions(loss: Loss) -> list[tuple[str, Callable[[float], np.ndarray]]]:
+    from lossbook import losses as L
+
+    n, dom = loss.n_inputs, loss.input_domain
+    names = [str(s) for s in loss.inputs]
+    if dom is L.PROBABILITY:
+        return [("p = 2^-s", lambda s: np.full(n, 2.0**-s)), ("p = 1 - 2^-s", lambda s: np.full(n, 1 - 2.0**-s))]
+    if dom is L.REAL and n == 1:
+        return [("+s", lambda s: np.array([s])), ("-s", lambda s: np.array([-s]))]
+    if dom is L.REAL:
+        u = np.linspace(1.0, -1.0, n)
+        return [(f"s·({', '.join(f'{v:g}' for v in u)})", lambda s: s * u)]
+    if dom is L.NONNEGATIVE:
+        return [("+s", lambda s: np.full(n, s))]
+    if dom is L.LOG_PROBABILITIES:
+        u = -np.linspace(0.0, 1.0, n)
+        return [(f"s·({', '.join(f'{v:g}' for v in u)})", lambda s: s * u)]
+    if dom is L.MEAN_AND_VARIANCE:
+        return [("(+s, s)", lambda s: np.array([s, s])), ("(+s, 1)", lambda s: np.array([s, 1.0]))]
+    del names
+    return []
+
+
+def _targets(loss: Loss) -> list[np.ndarray]:
+    from lossbook import losses as L
+
+    n, dom = loss.n_targets, loss.target_domain
+    if n == 0:
+        return [np.zeros(0)]
+    if dom in (L.BINARY, L.PROBABILITY) and n == 1:
+        return [np.array([0.0]), np.array([1.0])]
+    if dom is L.SIGNS and n == 1:
+        return [np.array([-1.0]), np.array([1.0])]
+    if dom is L.ONE_HOT:
+        return list(np.eye(n))
+    if dom is L.SIMPLEX:
+        return [np.concatenate([[0.5], np.full(n - 1, 0.5 / (n - 1))])]
+    if dom is L.REAL and n == 1:
+        return [np.array([0.0])]
+    if dom is L.COUNTS and n == 1:
+        return [np.array([0.0]), np.array([4.0])]
+    return []
+
+
+def _extra_probes(loss: Loss) -> list[Probe]:
+    if loss.name in ("poisson_nll", "poisson_nll_full"):
+        # the rate matches the count: the regime of a fitted model, where terms cancel
+        def make(s: float) -> tuple[np.ndarray, np.ndarray]:
+            count = max(float(np.round(s)), 1.0)
+            return np.array([math.log(count)]), np.array([count])
+
+        return [Probe("z = log s, y = s", make)]
+    return []
+
+
+def probes(loss: str | Loss) -> list[Probe]:
+    """The probe families the sweep runs for ``loss`` (empty if its domains are unknown).
+
+    >>> [p.label for p in probes("bce_with_logits")]
+    ['z = +s, y = 0', 'z = +s, y = 1', 'z = -s, y = 0', 'z = -s, y = 1']
+    """
+    loss = get(loss)
+    from lossbook.notation import plain
+
+    x_name = ", ".join(plain(s) for s in loss.inputs) if loss.n_inputs == 1 else "x"
+    t_name = plain(loss.targets[0]) if loss.n_targets == 1 else "t"
+    out = []
+    for xl, xf in _input_directions(loss):
+        for t in _targets(loss):
+            tl = f"{t[0]:g}" if t.size == 1 else "(" + ", ".join(f"{v:g}" for v in t) + ")"
+            label = xl if xl.startswith("p =") or xl.startswith("(") and False else f"{x_name} = {xl}"
+            label = label if not loss.n_targets else f"{label}, {t_name} = {tl}"
+            out.append(Probe(label, lambda s, xf=xf, t=t: (xf(s), t)))
+    return out + _extra_probes(loss)
+
+
+@cache
+def _reference_fn(
+    expr: sp.Expr, grads: tuple[sp.Expr, ...], symbols: tuple[sp.Symbol, ...], simplified: bool
+) -> Any:
+    """mpmath function returning the value and the gradient.
+
+    With ``simplified``, SymPy first rewrites each expression: the same function, often
+    without the cancellation that makes log(1 - σ(z)) need 0.44·|z| digits at large |z|.
+    """
+    exprs = [expr, *grads]
+    if simplified:
+        exprs = [sp.simplify(e) for e in exprs]
+    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES))
+
+
+_REFERENCES: dict[tuple[Any, ...], tuple[list[float], Callable[[], np.ndarray]] | None] = {}
+_PLAIN_FAILS: dict[sp.Expr, float] = {}
+
+
+@cache
+def _formulas(loss: Loss, hyper: tuple[tuple[str, float], ...]) -> tuple[sp.Expr, tuple[sp.Expr, ...]]:
+    """The loss's expression and autograd's gradient with the hyperparameters substituted."""
+    subs = loss.substitutions(**dict(hyper))
+    return loss.expr.subs(subs), tuple(g.subs(subs) for g in gradient_exprs(loss))
+
+
+def _reference(
+    loss: Loss, hyper: dict[str, float], x: np.ndarray, t: np.ndarray
+) -> tuple[list[float], Callable[[], np.ndarray]] | None:
+    """Exact value and gradient at one point, and the gradient's Jacobian (cached), or ``None``.
+
+    The Jacobian only sets the tolerance (how much rounding the inputs moves the gradient),
+    so a central difference of the exact gradient, at the precision that made it exact, is
+    accurate enough.
+    """
+    expr, grads = _formulas(loss, tuple(sorted(hyper.items())))
+    key = (expr, grads, tuple(x.tolist()), tuple(t.tolist()))
+    if key in _REFERENCES:
+        return _REFERENCES[key]
+    args = [*x.tolist(), *t.tolist()]
+    symbols = loss.inputs + loss.targets
+    found, f = None, None
+    size = float(np.max(np.abs(x), initial=0.0))
+    # once the formula as written needs too many digits, it does at every larger input too
+    plain_ok = size < _PLAIN_FAILS.get(expr, math.inf)
+    for simplified in (False, True) if plain_ok else (True,):
+        f = _reference_fn(expr, grads, symbols, simplified)
+        found = _exact_at(f, args, DIGITS if simplified else DIGITS[:3])
+        if found is not None:
+            break
+        if not simplified:
+            _PLAIN_FAILS[expr] = min(size, _PLAIN_FAILS.get(expr, math.inf))
+    if found is None:
+        _REFERENCES[key] = None
+        return None
+    values, digits = found
+    _REFERENCES[key] = (values, lambda: _jacobian(f, args, digits, loss.n_inputs))
+    return _REFERENCES[key]
+
+
+def _jacobian(f: Callable[..., Sequence[Any]], args: list[float], digits: int, k: int) -> np.ndarray:
+    """Central differences of the exact gradient in the first ``k`` arguments."""
+    jac = np.zeros((k, k))
+    with mpmath.workdps(digits):
+        for i in range(k):
+            h = mpmath.mpf(2) ** -40 * max(abs(mpmath.mpf(args[i])), 1)
+            up, down = list(map(mpmath.mpf, args)), list(map(mpmath.mpf, args))
+            up[i] += h
+            down[i] -= h
+            try:
+                diff = [(a - b) / (2 * h) for a, b in zip(f(*up)[1:], f(*down)[1:], strict=True)]
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                continue
+            jac[:, i] = [float(v) if mpmath.isfinite(v) else 0.0 for v in diff]
+    return jac
+
+
+@dataclass(frozen=True)
+class _Point:
+    status: str
+    what: str = ""
+
+
+def _status(loss: Loss, hyper: dict[str, float], probe: Probe, s: float, dtype: torch.dtype, rtol: float) -> _Point:
+    x64, t64 = probe.make(s)
+    x = torch.tensor(x64[None, :], dtype=torch.float64).to(dtype)
+    t = torch.tensor(t64[None, :], dtype=torch.float64).to(dtype)
+    if not (torch.isfinite(x).all() and torch.isfinite(t).all()):
+        return _Point("end")
+    xr, tr = x.double().numpy()[0], t.double().numpy()[0]
+    if not (loss.input_domain.check(xr[None, :]) and (not loss.n_targets or loss.target_domain.check(tr[None, :]))):
+        return _Point("end")
+    ref = _reference(loss, hyper, xr, tr)
+    if ref is None:
+        return _Point(NO_REFERENCE)
+    x.requires_grad_(True)
+    try:
+        value = loss.torch_fn(x, t, **hyper)
+        (grad,) = torch.autograd.grad(value.sum(), x)
+    except (RuntimeError, NotImplementedError, ValueError) as error:
+        return _Point(UNSUPPORTED, str(error).splitlines()[0][:80])
+    k = loss.n_inputs
+    got = [float(value.detach()[0]), *(float(g) for g in grad[0])]
+    ref, jac = ref
+    names = ["value"] + ["gradient"] * k
+    top = float_limits(dtype).max / _HEADROOM
+    if any(abs(r) > top for r in ref):
+        return _Point(TRUE_OVERFLOW, "value" if abs(ref[0]) > top else "gradient")
+    bad = [n for g, n in zip(got, names, strict=True) if not math.isfinite(g)]
+    if bad:
+        return _Point(NONFINITE, " and ".join(dict.fromkeys(bad)))
+    # allowed error: rtol times the size of the result (at least 1), plus the change that
+    # rounding every input by a relative rtol would cause (the condition of the problem)
+    scale = np.maximum(np.abs(ref), 1.0)
+    errors = np.abs(np.subtract(got, ref)) / scale
+    if np.any(errors > rtol):
+        xs = np.abs(xr)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scale = scale + np.concatenate([[xs @ np.abs(ref[1:])], np.abs(jac()) @ xs])
+            errors = np.abs(np.subtract(got, ref)) / scale
+    bad = [n for e, n in zip(errors, names, strict=True) if e > rtol]
+    if bad:
+        return _Point(INEXACT, " and ".join(dict.fromkeys(bad)))
+    return _Point(OK)
+
+
+@dataclass(frozen=True)
+class SweepCell:
+    """One probe of one loss in one dtype.
+
+    PyTorch's value and gradient are finite and within the tolerance at every magnitude of
+    :data:`MAGNITUDES` up to ``limit``; ``status`` says what happens next (at ``first_bad``),
+    ``what`` whether the value, the gradient or both went wrong. ``status == "ok"`` means no
+    failure before the dtype's largest number (then ``first_bad`` is ``None``).
+    """
+
+    loss: str
+    dtype: torch.dtype
+    probe: str
+    limit: float | None
+    status: str
+    first_bad: float | None = None
+    what: str = ""
+
+    @property
+    def naive(self) -> bool:
+        """True when PyTorch fails although the exact value and gradient fit the dtype."""
+        return self.status in NAIVE
+
+
+def _run_probe(loss: Loss, hyper: dict[str, float], probe: Probe, dtype: torch.dtype, rtol: float, refine: int) -> SweepCell:
+    last_ok: float | None = None
+    for s in MAGNITUDES:
+        point = _status(loss, hyper, probe, s, dtype, rtol)
+        if point.status == "end":
+            return SweepCell(loss.name, dtype, probe.label, last_ok, OK)
+        if point.status != OK:
+            lo, hi, at = last_ok, s, point
+            for _ in range(refine if lo is not None and point.status != NO_REFERENCE else 0):
+                m, e = math.frexp(math.sqrt(lo) * math.sqrt(hi))
+                mid = math.ldexp(round(m * 32) / 32, e)
+                if not lo < mid < hi or hi / lo < 1.01:
+                    break
+                p = _status(loss, hyper, probe, mid, dtype, rtol)
+                if p.status == OK:
+                    lo = mid
+                elif p.status != "end":
+                    hi, at = mid, p
+                else:
+                    break
+            return SweepCell(loss.name, dtype, probe.label, lo, at.status, hi, at.what)
+        last_ok = s
+    return SweepCell(loss.name, dtype, probe.label, last_ok, OK)
+
+
+def _rtol(dtype: torch.dtype, ulps: float) -> float:
+    return ulps * float_limits(dtype).eps
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The result of :func:`sweep`: one :class:`SweepCell` per loss, dtype and probe."""
+
+    cells: tuple[SweepCell, ...]
+    dtypes: tuple[torch.dtype, ...]
+    ulps: float
+
+    def worst(self, loss: str, dtype: torch.dtype) -> SweepCell:
+        """The probe of ``loss`` in ``dtype`` that fails first (a failure of PyTorch first)."""
+        cells = [c for c in self.cells if c.loss == loss and c.dtype == dtype]
+        if not cells:
+            raise KeyError(f"no cells for loss {loss!r} in {dtype_name(dtype)}")
+        failing = [c for c in cells if c.status != OK] or cells
+        return min(failing, key=lambda c: (not c.naive, c.limit if c.limit is not None else -1.0))
+
+    @property
+    def losses(self) -> list[str]:
+        return list(dict.fromkeys(c.loss for c in self.cells))
+
+    @property
+    def naive(self) -> list[str]:
+        """Losses that PyTorch computes naively in at least one dtype."""
+        return [name for name in self.losses if any(c.naive for c in self.cells if c.loss == name)]
+
+    def _cell_text(self, c: SweepCell) -> str:
+        limit = "-" if c.limit is None else f"{c.limit:.4g}"
+        if c.status == OK:
+            return "whole range"
+        return f"{limit}; then {c.status}" + (f" ({c.what})" if c.what and c.status in NAIVE else "")
+
+    def rows(self) -> list[tuple[str, ...]]:
+        out = []
+        for name in self.losses:
+            cells = [self.worst(name, d) for d in self.dtypes]
+            probe = next((c.probe for c in cells if c.naive), next((c.probe for c in cells if c.status != OK), ""))
+            out.append((name, *(self._cell_text(c) for c in cells), probe))
+        return out
+
+    def header(self) -> tuple[str, ...]:
+        return ("loss", *(dtype_name(d) for d in self.dtypes), "probe that fails first")
+
+    def __str__(self) -> str:
+        rows = [self.header(), *self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [f"stability sweep: value and gradient finite and within {self.ulps:g} eps (relative; absolute below 1)"]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header())
+        body = []
+        for name, *cells in self.rows():
+            tds = f"<td><code>{html.escape(name)}</code></td>"
+            for text in cells[:-1]:
+                style = ' style="color:#b2182b;font-weight:bold"' if any(s in text for s in NAIVE) else ""
+                tds += f"<td{style}>{html.escape(text)}</td>"
+            tds += f"<td>{html.escape(cells[-1])}</td>"
+            body.append(f"<tr>{tds}</tr>")
+        caption = (
+            f"Largest magnitude s at which PyTorch's value and gradient are finite and within "
+            f"{self.ulps:g} eps of the exact ones, then what goes wrong"
+        )
+        return (
+            f'<table class="lossbook-sweep"><caption>{html.escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+
+
+def sweep(
+    losses: Sequence[str | Loss] | None = None,
+    dtypes: Sequence[torch.dtype] = DTYPES,
+    *,
+    ulps: float = 16.0,
+    refine: int = 8,
+) -> Sweep:
+    """Where PyTorch computes each loss accurately, per dtype: the registry-wide stability sweep.
+
+    For every loss, every probe family of :func:`probes` and every dtype, the magnitude s
+    grows through :data:`MAGNITUDES` until PyTorch's value or gradient (``torch_fn`` at the
+    loss's default hyperparameters, autograd for the gradient) is not finite or is off the
+    exact one (mpmath, :func:`exact`) by more than ``ulps`` times the dtype's machine epsilon
+    (relative error, absolute below 1 in size); the boundary is then refined by ``refine``
+    bisection steps. A point where the exact value or gradient is itself too large for the
+    dtype ends the range without blaming PyTorch ("true value overflows").
+
+    Args:
+        losses: registry names or :class:`~lossbook.Loss` objects (default: the whole registry).
+        dtypes: a subset of :data:`DTYPES`.
+        ulps: the tolerance in units of the dtype's eps.
+        refine: bisection steps at each boundary (0 reports the grid point).
+
+    >>> result = sweep(["soft_margin"], [torch.float32], refine=0)
+    >>> result.naive
+    ['soft_margin']
+    >>> sweep(["mse"], [torch.int8])
+    Traceback (most recent call last):
+    ...
+    ValueError: dtypes must be one of float16, bfloat16, float32, float64, got torch.int8
+    """
+    chosen = list(LOSSES.values()) if losses is None else [get(item) for item in losses]
+    if isinstance(dtypes, torch.dtype) or not dtypes:
+        raise TypeError(f"dtypes must be a non-empty sequence of torch dtypes, got {dtypes!r}")
+    dtypes = tuple(_check_dtype(d, "dtypes") for d in dtypes)
+    if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not 1 <= ulps < 1e6:
+        raise ValueError(f"ulps must be a number in [1, 1e6), got {ulps!r}")
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        raise ValueError(f"refine must be a non-negative integer, got {refine!r}")
+    cells = []
+    for loss in chosen:
+        hyper = loss.hyperparameters()
+        found = probes(loss)
+        if not found:
+            raise ValueError(f"{loss.name}: the sweep has no probes for its domains "
+                             f"({loss.input_domain.description}; {loss.target_domain.description})")
+        for dtype in dtypes:
+            rtol = _rtol(dtype, ulps)
+            cells.extend(_run_probe(loss, hyper, probe, dtype, rtol, refine) for probe in found)
+    return Sweep(tuple(cells), dtypes, float(ulps))
+
+
+# --------------------------------------------------------------------------- stable formulas
+
+# Each takes x (N, inputs) and t (N, targets) like the registry's torch functions. They are
+# derived on the chapter's page, and the tests cross-check each against the registry formula.
+
+
+def _col(a: torch.Tensor) -> torch.Tensor:
+    return a[:, 0]
+
+
+def _soft_margin(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    # log(1 + e^m) = logaddexp(0, m): never forms e^m for large m
+    margin = -_col(t) * _col(x)
+    return torch.logaddexp(torch.zeros_like(margin), margin)
+
+
+def _student_t_nll(x: torch.Tensor, t: torch.Tensor, df: float, scale: float) -> torch.Tensor:
+    # (ν+1)/2 · log(1 + u²/ν) = (ν+1) · log(hypot(1, u/√ν)): never squares a huge residual
+    u = (_col(t) - _col(x)) / (scale * math.sqrt(df))
+    const = math.log(scale) + 0.5 * math.log(df) + 0.5 * math.log(math.pi)
+    const += math.lgamma(df / 2) - math.lgamma((df + 1) / 2)
+    return const + (df + 1) * torch.log(torch.hypot(torch.ones_like(u), u))
+
+
+def _gaussian_nll(x: torch.Tensor, t: torch.Tensor, eps: float) -> torch.Tensor:
+    # ½ log v + (d / √(2v))²: the square of the scaled residual overflows only when the loss does
+    var = x[:, 1].clone()
+    with torch.no_grad():  # PyTorch's clamp, which the gradient passes through
+        var.clamp_(min=eps)
+    return 0.5 * torch.log(var) + ((x[:, 0] - _col(t)) / torch.sqrt(2 * var)) ** 2
+
+
+def _poisson_parts(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # e^z - y z = y (expm1(d) - d) + y (1 - log y) with d = z - log y, for y > 0
+    positive = y > 0
+    safe = torch.where(positive, y, torch.ones_like(y))
+    log_y = torch.log(safe)
+    d = z - log_y
+    near = safe * (torch.special.expm1(d) - d)
+    return positive, near, safe * (1 - log_y)
+
+
+def _poisson_nll(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    z, y = _col(x), _col(t)
+    positive, near, rest = _poisson_parts(z, y)
+    return torch.where(positive, near + rest, torch.exp(z))
+
+
+def _poisson_nll_full(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    # with Stirling's term y log y - y + ½ log(2πy) added for y > 1, the large terms cancel
+    # exactly: what is left is y (expm1(d) - d) + ½ log(2πy)
+    z, y = _col(x), _col(t)
+    positive, near, rest = _poisson_parts(z, y)
+    big = y > 1
+    stirling = 0.5 * (math.log(2 * math.pi) + torch.log(torch.where(big, y, torch.ones_like(y))))
+    return torch.where(big, near + stirling, torch.where(positive, near + rest, torch.exp(z)))
+
+
+def _bce(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    # PyTorch's backward divides by max(p(1 - p), 1e-12); in float16 the 1e-12 is 0, and
+    # p = 0 or 1 gives 0/0. Computing in float32 keeps the floor.
+    wide = torch.promote_types(x.dtype, torch.float32)
+    return F.binary_cross_entropy(_col(x).to(wide), _col(t).to(wide), reduction="none").to(x.dtype)
+
+
+def _cross_entropy_smoothed(x: torch.Tensor, t: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    # PyTorch sums -log p_c over the classes before dividing by C, and a single log p_c can
+    # overflow in float16 when the loss does not: -mean_c log p_c = lse(z) - mean_c z
+    lse = torch.logsumexp(x, dim=1)
+    z_y = x.gather(1, t.argmax(dim=1, keepdim=True))[:, 0]
+    return lse - (1 - label_smoothing) * z_y - label_smoothing * x.mean(dim=1)
+
+
+def _focal(x: torch.Tensor, t: torch.Tensor, gamma: float, alpha: float) -> torch.Tensor:
+    # 1 - p_t = σ(-s z) with s = ±1 the label's sign: a confident prediction makes it exactly
+    # 0, not 1 - 1, and the power's gradient is then 0 instead of a huge number times σ'(z) = 0
+    z, y = _col(x), _col(t)
+    ce = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    alpha_t = alpha * y + (1 - alpha) * (1 - y)
+    return alpha_t * torch.sigmoid(-(2 * y - 1) * z) ** gamma * ce
+
+
+#: A stable rearrangement of each loss that the sweep finds PyTorch computing naively.
+STABLE: dict[str, Callable[..., torch.Tensor]] = {
+    "bce": _bce,
+    "cross_entropy_smoothed": _cross_entropy_smoothed,
+    "poisson_nll": _poisson_nll,
+    "poisson_nll_full": _poisson_nll_full,
+    "gaussian_nll": _gaussian_nll,
+    "soft_margin": _soft_margin,
+    "focal": _focal,
+    "student_t_nll": _student_t_nll,
+}
+
+
+def stable_loss(name: str) -> Loss:
+    """The registry entry ``name`` with PyTorch's function replaced by the stable one in :data:`STABLE`."""
+    loss = get(name)
+    if loss.name not in STABLE:
+        raise ValueError(f"no stable reformulation for {loss.name!r}; there is one for: {', '.join(STABLE)}")
+    return _stable(loss.name)
+
+
+@cache
+def _stable(name: str) -> Loss:
+    return dataclasses.replace(get(name), torch_fn=STABLE[name])
