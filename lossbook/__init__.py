@@ -9,7 +9,7 @@ against PyTorch autograd and finite differences (:func:`crosscheck`).
 True
 """
 
-from lossbook import convexity, gradients, infotheory, notation, plot, sanity
+from lossbook import convexity, gradients, infotheory, notation, plot, sanity, stability
 from lossbook.calculus import assert_equivalent, assert_same, derive, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
@@ -48,6 +48,7 @@ __all__ = [
     "probe_kink",
     "same",
     "sanity",
+    "stability",
 ]
 
 __version__ = "0.1.0"

@@ -44,6 +44,7 @@ __all__ = [
     "FloatLimits",
     "Sweep",
     "SweepCell",
+    "boundary",
     "dtype_name",
     "exact",
     "float_limits",
@@ -119,6 +120,32 @@ def _bisect_bits(dtype: torch.dtype, low: float, high: float, bad: Callable[[tor
         else:
             lo = mid
     return float(value(lo)[0])
+
+
+def boundary(fails: Callable[[torch.Tensor], Any], dtype: torch.dtype, low: float, high: float) -> float:
+    """The largest number of ``dtype`` in [low, high] where ``fails`` is still False.
+
+    ``fails`` gets a one-element tensor of ``dtype`` and must be False at ``low``, True at
+    ``high``, and switch once in between; the search bisects the bit patterns, so the answer
+    is exact: the next representable number fails.
+
+    >>> boundary(lambda z: torch.sigmoid(z) == 1, torch.float32, 0.0, 100.0)
+    16.635530471801758
+    >>> boundary(lambda z: torch.sigmoid(z) == 1, torch.float32, 50.0, 100.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: fails must be False at low=50.0 and True at high=100.0
+    """
+    _check_dtype(dtype)
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low < high):
+        raise ValueError(f"low and high must be numbers with low < high, got {low!r} and {high!r}")
+
+    def bad(x: torch.Tensor) -> bool:
+        return bool(torch.as_tensor(fails(x)).reshape(-1)[0])
+
+    if bad(torch.tensor([low], dtype=dtype)) or not bad(torch.tensor([high], dtype=dtype)):
+        raise ValueError(f"fails must be False at low={low!r} and True at high={high!r}")
+    return _bisect_bits(dtype, low, high, bad)
 
 
 @cache
@@ -714,19 +741,14 @@ def _gaussian_nll(x: torch.Tensor, t: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def _poisson_parts(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # e^z - y z = y (expm1(d) - d) + y (1 - log y) with d = z - log y, for y > 0
+    # e^z - y z = y (expm1(d) - d) + y (1 - log y) with d = z - log y, for y > 0: the terms
+    # e^z and y z, each of size about y log y, never appear
     positive = y > 0
     safe = torch.where(positive, y, torch.ones_like(y))
     log_y = torch.log(safe)
     d = z - log_y
     near = safe * (torch.special.expm1(d) - d)
     return positive, near, safe * (1 - log_y)
-
-
-def _poisson_nll(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    z, y = _col(x), _col(t)
-    positive, near, rest = _poisson_parts(z, y)
-    return torch.where(positive, near + rest, torch.exp(z))
 
 
 def _poisson_nll_full(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -754,24 +776,13 @@ def _cross_entropy_smoothed(x: torch.Tensor, t: torch.Tensor, label_smoothing: f
     return lse - (1 - label_smoothing) * z_y - label_smoothing * x.mean(dim=1)
 
 
-def _focal(x: torch.Tensor, t: torch.Tensor, gamma: float, alpha: float) -> torch.Tensor:
-    # 1 - p_t = σ(-s z) with s = ±1 the label's sign: a confident prediction makes it exactly
-    # 0, not 1 - 1, and the power's gradient is then 0 instead of a huge number times σ'(z) = 0
-    z, y = _col(x), _col(t)
-    ce = F.binary_cross_entropy_with_logits(z, y, reduction="none")
-    alpha_t = alpha * y + (1 - alpha) * (1 - y)
-    return alpha_t * torch.sigmoid(-(2 * y - 1) * z) ** gamma * ce
-
-
 #: A stable rearrangement of each loss that the sweep finds PyTorch computing naively.
 STABLE: dict[str, Callable[..., torch.Tensor]] = {
     "bce": _bce,
     "cross_entropy_smoothed": _cross_entropy_smoothed,
-    "poisson_nll": _poisson_nll,
     "poisson_nll_full": _poisson_nll_full,
     "gaussian_nll": _gaussian_nll,
     "soft_margin": _soft_margin,
-    "focal": _focal,
     "student_t_nll": _student_t_nll,
 }
 
