@@ -40,7 +40,12 @@ __all__ = [
 
 #: The four floating-point types the chapter measures, narrowest first.
 DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_INT_OF = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+_INT_OF = {
+    torch.float16: torch.int16,
+    torch.bfloat16: torch.int16,
+    torch.float32: torch.int32,
+    torch.float64: torch.int64,
+}
 #: Working precisions (decimal digits) tried by :func:`exact`, in order.
 DIGITS: tuple[int, ...] = (30, 60, 120, 240, 480, 960)
 
@@ -155,12 +160,16 @@ def float_limits(dtype: torch.dtype) -> FloatLimits:
         smallest_subnormal=subnormal,
         eps=float(fi.eps),
         exp_overflow=_bisect_bits(dtype, 0.0, top, lambda x: not bool(torch.isfinite(torch.exp(x))[0])),
-        exp_subnormal=_largest_below(dtype, bottom, 0.0, lambda x: bool(torch.exp(x)[0] < fi.smallest_normal)),
+        exp_subnormal=_largest_below(
+            dtype, bottom, 0.0, lambda x: bool(torch.exp(x)[0] < fi.smallest_normal)
+        ),
         exp_zero=_largest_below(dtype, bottom, 0.0, lambda x: bool(torch.exp(x)[0] == 0)),
     )
 
 
-def _largest_below(dtype: torch.dtype, low: float, high: float, holds: Callable[[torch.Tensor], bool]) -> float:
+def _largest_below(
+    dtype: torch.dtype, low: float, high: float, holds: Callable[[torch.Tensor], bool]
+) -> float:
     """The largest representable x in [low, high] where ``holds(x)``, for a property that holds
     at ``low`` and stops holding once (monotone)."""
     return _bisect_bits(dtype, low, high, lambda x: not holds(x))
@@ -191,7 +200,9 @@ def exact(
     return None if found is None else found[0]
 
 
-def _exact_at(f: Callable[..., Sequence[Any]], args: Sequence[float], digits: Sequence[int]) -> tuple[list[float], int] | None:
+def _exact_at(
+    f: Callable[..., Sequence[Any]], args: Sequence[float], digits: Sequence[int]
+) -> tuple[list[float], int] | None:
     if not digits or any(isinstance(d, bool) or not isinstance(d, int) or d < 15 for d in digits):
         raise ValueError(f"digits must be a non-empty sequence of integers >= 15, got {digits!r}")
     previous: list[Any] | None = None
@@ -227,8 +238,10 @@ def _agree(a: Any, b: Any, *, zero_ok: bool) -> bool:
 
 def _floating(x: Any, arg: str = "x") -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{arg} must be a floating-point torch.Tensor, got {type(x).__name__}"
-                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+        raise TypeError(
+            f"{arg} must be a floating-point torch.Tensor, got {type(x).__name__}"
+            + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else "")
+        )
     if x.dim() != 2:
         raise ValueError(f"{arg} must have shape (sequences, length), got {tuple(x.shape)}")
     return x

@@ -31,6 +31,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
+from lossbook import domains as L
 from lossbook.calculus import _MP_MODULES, gradient_exprs
 from lossbook.floats import (
     DIGITS,
@@ -46,7 +47,8 @@ from lossbook.floats import (
     pairwise_sum,
     sequential_sum,
 )
-from lossbook.losses import LOSSES, Loss, get
+from lossbook.loss import Loss
+from lossbook.losses import LOSSES, get
 
 __all__ = [
     "DIGITS",
@@ -72,7 +74,10 @@ __all__ = [
 #: never exactly 1, where hinge-type losses have their kinks), then 1.25 times every 16th
 #: power of 2 up to 2^1016. All are exact in every dtype that can hold them.
 MAGNITUDES: tuple[float, ...] = tuple(
-    sorted({m * 2.0**e for m in (1.25, 1.75) for e in range(-2, 16)} | {1.25 * 2.0**e for e in range(16, 1017, 16)})
+    sorted(
+        {m * 2.0**e for m in (1.25, 1.75) for e in range(-2, 16)}
+        | {1.25 * 2.0**e for e in range(16, 1017, 16)}
+    )
 )
 
 #: An exact value or gradient within this factor of the dtype's largest number counts as
@@ -99,12 +104,12 @@ class Probe:
 
 
 def _input_directions(loss: Loss) -> list[tuple[str, Callable[[float], np.ndarray]]]:
-    from lossbook import losses as L
-
     n, dom = loss.n_inputs, loss.input_domain
-    names = [str(s) for s in loss.inputs]
     if dom is L.PROBABILITY:
-        return [("p = 2^-s", lambda s: np.full(n, 2.0**-s)), ("p = 1 - 2^-s", lambda s: np.full(n, 1 - 2.0**-s))]
+        return [
+            ("p = 2^-s", lambda s: np.full(n, 2.0**-s)),
+            ("p = 1 - 2^-s", lambda s: np.full(n, 1 - 2.0**-s)),
+        ]
     if dom is L.REAL and n == 1:
         return [("+s", lambda s: np.array([s])), ("-s", lambda s: np.array([-s]))]
     if dom is L.REAL:
@@ -117,13 +122,10 @@ def _input_directions(loss: Loss) -> list[tuple[str, Callable[[float], np.ndarra
         return [(f"s·({', '.join(f'{v:g}' for v in u)})", lambda s: s * u)]
     if dom is L.MEAN_AND_VARIANCE:
         return [("(+s, s)", lambda s: np.array([s, s])), ("(+s, 1)", lambda s: np.array([s, 1.0]))]
-    del names
     return []
 
 
 def _targets(loss: Loss) -> list[np.ndarray]:
-    from lossbook import losses as L
-
     n, dom = loss.n_targets, loss.target_domain
     if n == 0:
         return [np.zeros(0)]
@@ -257,21 +259,25 @@ class _Point:
     what: str = ""
 
 
-def _status(loss: Loss, hyper: dict[str, float], probe: Probe, s: float, dtype: torch.dtype, rtol: float) -> _Point:
+def _status(
+    loss: Loss, hyper: dict[str, float], probe: Probe, s: float, dtype: torch.dtype, rtol: float
+) -> _Point:
     x64, t64 = probe.make(s)
     x = torch.tensor(x64[None, :], dtype=torch.float64).to(dtype)
     t = torch.tensor(t64[None, :], dtype=torch.float64).to(dtype)
     if not (torch.isfinite(x).all() and torch.isfinite(t).all()):
         return _Point("end")
     xr, tr = x.double().numpy()[0], t.double().numpy()[0]
-    if not (loss.input_domain.check(xr[None, :]) and (not loss.n_targets or loss.target_domain.check(tr[None, :]))):
+    if not (
+        loss.input_domain.check(xr[None, :]) and (not loss.n_targets or loss.target_domain.check(tr[None, :]))
+    ):
         return _Point("end")
     ref = _reference(loss, hyper, xr, tr)
     if ref is None:
         return _Point(NO_REFERENCE)
     x.requires_grad_(True)
     try:
-        value = loss.torch_fn(x, t, **hyper)
+        value = loss._call(x, t, hyper, loss._layout())  # the torch_fn contract: 1-D for one input
         (grad,) = torch.autograd.grad(value.sum(), x)
     except (RuntimeError, NotImplementedError, ValueError) as error:
         return _Point(UNSUPPORTED, str(error).splitlines()[0][:80])
@@ -324,7 +330,9 @@ class SweepCell:
         return self.status in NAIVE
 
 
-def _run_probe(loss: Loss, hyper: dict[str, float], probe: Probe, dtype: torch.dtype, rtol: float, refine: int) -> SweepCell:
+def _run_probe(
+    loss: Loss, hyper: dict[str, float], probe: Probe, dtype: torch.dtype, rtol: float, refine: int
+) -> SweepCell:
     last_ok: float | None = None
     for s in MAGNITUDES:
         point = _status(loss, hyper, probe, s, dtype, rtol)
@@ -388,7 +396,9 @@ class Sweep:
         out = []
         for name in self.losses:
             cells = [self.worst(name, d) for d in self.dtypes]
-            probe = next((c.probe for c in cells if c.naive), next((c.probe for c in cells if c.status != OK), ""))
+            probe = next(
+                (c.probe for c in cells if c.naive), next((c.probe for c in cells if c.status != OK), "")
+            )
             out.append((name, *(self._cell_text(c) for c in cells), probe))
         return out
 
@@ -398,7 +408,9 @@ class Sweep:
     def __str__(self) -> str:
         rows = [self.header(), *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [f"stability sweep: value and gradient finite and within {self.ulps:g} eps (relative; absolute below 1)"]
+        lines = [
+            f"stability sweep: value and gradient finite and within {self.ulps:g} eps (relative; absolute below 1)"
+        ]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         return "\n".join(lines)
 
@@ -468,8 +480,10 @@ def sweep(
         hyper = loss.hyperparameters()
         found = probes(loss)
         if not found:
-            raise ValueError(f"{loss.name}: the sweep has no probes for its domains "
-                             f"({loss.input_domain.description}; {loss.target_domain.description})")
+            raise ValueError(
+                f"{loss.name}: the sweep has no probes for its domains "
+                f"({loss.input_domain.description}; {loss.target_domain.description})"
+            )
         for dtype in dtypes:
             rtol = _rtol(dtype, ulps)
             cells.extend(_run_probe(loss, hyper, probe, dtype, rtol, refine) for probe in found)
@@ -482,19 +496,18 @@ def sweep(
 # derived on the chapter's page, and the tests cross-check each against the registry formula.
 
 
-def _col(a: torch.Tensor) -> torch.Tensor:
-    return a[:, 0]
+# One-input losses get x and t of shape (N,), as the torch_fn contract of lossbook.Loss says.
 
 
 def _soft_margin(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     # log(1 + e^m) = logaddexp(0, m): never forms e^m for large m
-    margin = -_col(t) * _col(x)
+    margin = -t * x
     return torch.logaddexp(torch.zeros_like(margin), margin)
 
 
 def _student_t_nll(x: torch.Tensor, t: torch.Tensor, df: float, scale: float) -> torch.Tensor:
     # (ν+1)/2 · log(1 + u²/ν) = (ν+1) · log(hypot(1, u/√ν)): never squares a huge residual
-    u = (_col(t) - _col(x)) / (scale * math.sqrt(df))
+    u = (t - x) / (scale * math.sqrt(df))
     const = math.log(scale) + 0.5 * math.log(df) + 0.5 * math.log(math.pi)
     const += math.lgamma(df / 2) - math.lgamma((df + 1) / 2)
     return const + (df + 1) * torch.log(torch.hypot(torch.ones_like(u), u))
@@ -505,35 +518,27 @@ def _gaussian_nll(x: torch.Tensor, t: torch.Tensor, eps: float) -> torch.Tensor:
     var = x[:, 1].clone()
     with torch.no_grad():  # PyTorch's clamp, which the gradient passes through
         var.clamp_(min=eps)
-    return 0.5 * torch.log(var) + ((x[:, 0] - _col(t)) / torch.sqrt(2 * var)) ** 2
-
-
-def _poisson_parts(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # e^z - y z = y (expm1(d) - d) + y (1 - log y) with d = z - log y, for y > 0: the terms
-    # e^z and y z, each of size about y log y, never appear
-    positive = y > 0
-    safe = torch.where(positive, y, torch.ones_like(y))
-    log_y = torch.log(safe)
-    d = z - log_y
-    near = safe * (torch.special.expm1(d) - d)
-    return positive, near, safe * (1 - log_y)
+    return 0.5 * torch.log(var) + ((x[:, 0] - t) / torch.sqrt(2 * var)) ** 2
 
 
 def _poisson_nll_full(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    # with Stirling's term y log y - y + ½ log(2πy) added for y > 1, the large terms cancel
-    # exactly: what is left is y (expm1(d) - d) + ½ log(2πy)
-    z, y = _col(x), _col(t)
-    positive, near, rest = _poisson_parts(z, y)
-    big = y > 1
-    stirling = 0.5 * (math.log(2 * math.pi) + torch.log(torch.where(big, y, torch.ones_like(y))))
-    return torch.where(big, near + stirling, torch.where(positive, near + rest, torch.exp(z)))
+    # e^z - y z = y (expm1(d) - d) + y (1 - log y) with d = z - log y, for y > 0, and adding
+    # Stirling's y log y - y + ½ log(2πy) (only for y > 1) cancels y (1 - log y) exactly: the
+    # terms e^z and y z, each of size about y log y, never appear
+    z, y = x, t
+    positive, big = y > 0, y > 1
+    log_y = torch.log(torch.where(positive, y, torch.ones_like(y)))
+    d = z - log_y
+    near = y * (torch.special.expm1(d) - d)
+    stirling = 0.5 * (math.log(2 * math.pi) + log_y)
+    return torch.where(big, near + stirling, torch.where(positive, near + y * (1 - log_y), torch.exp(z)))
 
 
 def _bce(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     # PyTorch's backward divides by max(p(1 - p), 1e-12); in float16 the 1e-12 is 0, and
     # p = 0 or 1 gives 0/0. Computing in float32 keeps the floor.
     wide = torch.promote_types(x.dtype, torch.float32)
-    return F.binary_cross_entropy(_col(x).to(wide), _col(t).to(wide), reduction="none").to(x.dtype)
+    return F.binary_cross_entropy(x.to(wide), t.to(wide), reduction="none").to(x.dtype)
 
 
 def _cross_entropy_smoothed(x: torch.Tensor, t: torch.Tensor, label_smoothing: float) -> torch.Tensor:
