@@ -118,7 +118,7 @@ def _input_directions(loss: Loss) -> list[tuple[str, Callable[[float], np.ndarra
     if dom is L.NONNEGATIVE:
         return [("+s", lambda s: np.full(n, s))]
     if dom is L.LOG_PROBABILITIES:
-        u = -np.linspace(0.0, 1.0, n)
+        u = 0.0 - np.linspace(0.0, 1.0, n)
         return [(f"s·({', '.join(f'{v:g}' for v in u)})", lambda s: s * u)]
     if dom is L.MEAN_AND_VARIANCE:
         return [("(+s, s)", lambda s: np.array([s, s])), ("(+s, 1)", lambda s: np.array([s, 1.0]))]
@@ -387,10 +387,14 @@ class Sweep:
         return [name for name in self.losses if any(c.naive for c in self.cells if c.loss == name)]
 
     def _cell_text(self, c: SweepCell) -> str:
-        limit = "-" if c.limit is None else f"{c.limit:.4g}"
         if c.status == OK:
-            return "whole range"
-        return f"{limit}; then {c.status}" + (f" ({c.what})" if c.what and c.status in NAIVE else "")
+            return "all"
+        limit = "-" if c.limit is None else f"{c.limit:.3g}"
+        if c.status == NO_REFERENCE:
+            return f">= {limit}"
+        short = {TRUE_OVERFLOW: "ovf", UNSUPPORTED: "unsupported"}.get(c.status, c.status)
+        what = {"value": " (v)", "gradient": " (g)", "value and gradient": " (v, g)"}.get(c.what, "")
+        return f"{limit} {short}" + (what if c.naive else "")
 
     def rows(self) -> list[tuple[str, ...]]:
         out = []
@@ -403,7 +407,7 @@ class Sweep:
         return out
 
     def header(self) -> tuple[str, ...]:
-        return ("loss", *(dtype_name(d) for d in self.dtypes), "probe that fails first")
+        return ("loss", *(dtype_name(d) for d in self.dtypes), "first failing probe")
 
     def __str__(self) -> str:
         rows = [self.header(), *self.rows()]
@@ -427,8 +431,10 @@ class Sweep:
             tds += f"<td>{html.escape(cells[-1])}</td>"
             body.append(f"<tr>{tds}</tr>")
         caption = (
-            f"Largest magnitude s at which PyTorch's value and gradient are finite and within "
-            f"{self.ulps:g} eps of the exact ones, then what goes wrong"
+            f"Largest magnitude s up to which PyTorch's value and gradient are finite and within "
+            f"{self.ulps:g} eps of the exact ones, then what goes wrong: ovf, the exact value nears "
+            "overflow; inf/NaN or inexact (bold), PyTorch fails in the value (v) or gradient (g); "
+            ">= s, no exact reference beyond s; all, no failure in the dtype's range"
         )
         return (
             f'<table class="lossbook-sweep"><caption>{html.escape(caption)}</caption>'
