@@ -115,7 +115,7 @@ def _input_directions(loss: Loss) -> list[tuple[str, Callable[[float], np.ndarra
     if dom is L.REAL:
         u = np.linspace(1.0, -1.0, n)
         return [(f"s·({', '.join(f'{v:g}' for v in u)})", lambda s: s * u)]
-    if dom is L.NONNEGATIVE:
+    if dom in (L.NONNEGATIVE, L.POSITIVE):
         return [("+s", lambda s: np.full(n, s))]
     if dom is L.LOG_PROBABILITIES:
         u = 0.0 - np.linspace(0.0, 1.0, n)
@@ -141,6 +141,8 @@ def _targets(loss: Loss) -> list[np.ndarray]:
         return [np.array([0.0])]
     if dom is L.COUNTS and n == 1:
         return [np.array([0.0]), np.array([4.0])]
+    if dom in (L.NONNEGATIVE, L.POSITIVE) and n == 1:
+        return [np.array([1.0])]
     return []
 
 
