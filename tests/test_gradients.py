@@ -574,3 +574,28 @@ def test_families_match_the_registry_gradients():
         ce.subs(one_hot), sp.Matrix([pc - qc for pc, qc in zip(probs, q, strict=True)]).subs(one_hot)
     )
     assert np.isfinite(canonical_link_check("categorical", n=2).worst_error)
+
+
+# ------------------------------------------------------------------------- the chapter's page
+
+
+def test_gradients_chapter_prints_no_raw_sympy_or_latex():
+    """Symbolic results in the gradients chapter are rendered as math: no stored text/plain or
+    stream output contains a LaTeX macro name, a SymPy power ``**`` or a SymPy function call
+    such as ``log(2)`` or ``Piecewise(``."""
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "chapters" / "gradients.ipynb").read_text("utf-8"))
+    raw = re.compile(r"\\[A-Za-z]+|\*\*|\b(?:log|exp|sqrt|Abs|sign|Piecewise|Interval|Heaviside|Matrix)(?:\.\w+)?\(")
+    for bad in (r"\sigma**2", "z = -log(2)", "Piecewise((d, True))", "Interval.open(0, 1/3)"):
+        assert raw.search(bad), bad
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", ""), out.get("data", {}).get("text/plain", "")]
+            for text in texts:
+                text = "".join(text)
+                assert not raw.search(text), (
+                    f"cell {i} prints raw SymPy or LaTeX: {raw.search(text).group()!r} in {text[:200]!r}"
+                )
