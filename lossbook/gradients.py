@@ -395,7 +395,12 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     undefined = [k for k in (0, -0.25, 0.25, -1, 1, -2, 2) if not math.isfinite(f[k])]
     if undefined:
         k = undefined[0]
-        where = "outside the domain of fn" if k == 0 else "on the boundary of the domain of fn, or outside it"
+        if k != 0:
+            where = "on the boundary of the domain of fn, or outside it"
+        elif math.isnan(f[0]):
+            where = "outside the domain of fn"
+        else:
+            where = "where fn is infinite (outside its domain, or overflowing float64)"
         raise ValueError(
             f"point={point!r} is {where}: fn({xs[k]:.8g}) = {f[k]}; probe_kink needs fn finite "
             f"on [point - 2h, point + 2h] with h = {h:.3g}"

@@ -205,7 +205,12 @@ def test_probe_bad_inputs(kwargs, error, match):
     ("fn", "point", "match"),
     [
         (torch.log, -1.0, r"point=-1.0 is outside the domain of fn: fn\(-1\) = nan"),
-        (torch.log, 0.0, r"point=0.0 is outside the domain of fn: fn\(0\) = -inf"),
+        (
+            torch.log,
+            0.0,
+            r"point=0.0 is where fn is infinite \(outside its domain, or overflowing float64\): fn\(0\) = -inf",
+        ),
+        (torch.exp, 1000.0, r"point=1000.0 is where fn is infinite"),
         (torch.sqrt, -4.0, "outside the domain of fn"),
         (
             torch.sqrt,
@@ -213,12 +218,13 @@ def test_probe_bad_inputs(kwargs, error, match):
             r"point=0.0 is on the boundary of the domain of fn, or outside it: fn\(-2.5e-08\) = nan",
         ),
         (torch.sqrt, 1e-9, "on the boundary of the domain of fn"),
-        (lambda x: torch.log(1 - x), 1.0, "outside the domain"),
-        (lambda x: 1 / x, 0.0, "outside the domain"),
+        (lambda x: torch.log(1 - x), 1.0, "where fn is infinite"),
+        (lambda x: 1 / x, 0.0, "where fn is infinite"),
     ],
     ids=[
         "log-negative",
         "log-zero",
+        "exp-overflow",
         "sqrt-negative",
         "sqrt-zero",
         "sqrt-within-2h",
@@ -588,7 +594,9 @@ def test_gradients_chapter_prints_no_raw_sympy_or_latex():
     from pathlib import Path
 
     nb = json.loads((Path(__file__).resolve().parents[1] / "chapters" / "gradients.ipynb").read_text("utf-8"))
-    raw = re.compile(r"\\[A-Za-z]+|\*\*|\b(?:log|exp|sqrt|Abs|sign|Piecewise|Interval|Heaviside|Matrix)(?:\.\w+)?\(")
+    raw = re.compile(
+        r"\\[A-Za-z]+|\*\*|\b(?:log|exp|sqrt|Abs|sign|Piecewise|Interval|Heaviside|Matrix)(?:\.\w+)?\("
+    )
     for bad in (r"\sigma**2", "z = -log(2)", "Piecewise((d, True))", "Interval.open(0, 1/3)"):
         assert raw.search(bad), bad
     for i, cell in enumerate(nb["cells"]):
