@@ -406,7 +406,8 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
             f"on [point - 2h, point + 2h] with h = {h:.3g}"
         )
     scale = max(abs(v) for v in f.values())
-    noise = 64 * float(np.finfo(np.float64).eps) * scale  # rounding error of one increment of f
+    # rounding error of one increment of f; subnormal values (below `tiny`) carry no digits at all
+    noise = 64 * float(np.finfo(np.float64).eps) * scale + float(np.finfo(np.float64).tiny)
 
     def jumps(k: float, quarter: float) -> bool:
         """An increment that does not shrink with the step: the function jumps at x0."""

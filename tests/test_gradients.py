@@ -103,6 +103,14 @@ def test_smooth_functions_never_report_a_kink_or_outside(family, a, x):
     assert probe.side == "both", probe
 
 
+@pytest.mark.parametrize("x", [0.0, 1.5])
+def test_subnormal_values_are_not_taken_for_a_jump_or_a_kink(x):
+    """sin(5e-324 x): every value is subnormal (hypothesis found this one)."""
+    probe = probe_kink(lambda v: torch.sin(5e-324 * v), x)
+    assert not probe.jump
+    assert probe.side == "both", probe
+
+
 @FAST
 @given(x=st.floats(-1e6, 1e6, allow_nan=False))
 def test_polynomial_at_large_points_is_differentiable(x):
