@@ -1,7 +1,10 @@
 """Gradients in practice: what autograd returns at a kink, and canonical links.
 
-Two helpers from the chapter "Gradients of losses and their output activations":
+Three helpers from the chapter "Gradients of losses and their output activations":
 
+* :func:`linear_layer_check` checks a stated gradient with respect to the logits at the
+  level of the weights: autograd's ``∂L/∂w`` of a linear layer against ``Xᵀg`` (what
+  :func:`lossbook.crosscheck` does not do: it stops at the logits);
 * :func:`probe_kink` measures what autograd returns at a point where a function may not be
   differentiable, next to the one-sided derivatives there and the central difference a
   gradient check would compare it with;
@@ -20,7 +23,7 @@ Matrix([[-y + 1/(1 + exp(-z))]])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -37,9 +40,229 @@ __all__ = [
     "CanonicalCheck",
     "ExponentialFamily",
     "KinkProbe",
+    "LayerCheck",
     "canonical_link_check",
+    "linear_layer_check",
     "probe_kink",
 ]
+
+
+# --------------------------------------------------------------------------- linear layer
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """Result of :func:`linear_layer_check`: how far a stated logit gradient is from autograd.
+
+    Each error is normwise and relative to autograd, ``‖stated - autograd‖ / ‖autograd‖``
+    (absolute, ``‖stated‖``, when autograd's gradient is exactly zero): ``logit_error`` for
+    ``∂L/∂z`` itself, ``weight_error`` for ``∂L/∂W`` against ``Gᵀ X`` (``Xᵀ g`` for one
+    output), ``bias_error`` for ``∂L/∂b`` against the column sums of ``G``. ``ok`` is True
+    when all three are at most ``rtol``.
+    """
+
+    points: int
+    outputs: int
+    features: int
+    logit_error: float
+    weight_error: float
+    bias_error: float
+    rtol: float
+
+    @property
+    def ok(self) -> bool:
+        return max(self.logit_error, self.weight_error, self.bias_error) <= self.rtol
+
+    def assert_ok(self, what: str = "linear layer") -> None:
+        """Raise ``AssertionError`` naming the worst error unless :attr:`ok`."""
+        if not self.ok:
+            raise AssertionError(f"{what}: {self}")
+
+    def __str__(self) -> str:
+        shape = "w" if self.outputs == 1 else "W"
+        return (
+            f"{self.points} points, {self.features} features, {self.outputs} output(s): relative error "
+            f"{self.logit_error:.1e} for dL/dz, {self.weight_error:.1e} for dL/d{shape}, "
+            f"{self.bias_error:.1e} for dL/db (tolerance {self.rtol:.0e})"
+        )
+
+
+def linear_layer_check(
+    torch_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    gradient: Callable[[torch.Tensor, torch.Tensor], Any] | sp.Expr | Sequence[sp.Expr],
+    X: Any,
+    t: Any,
+    w: Any,
+    b: Any = 0.0,
+    *,
+    symbols: Sequence[sp.Symbol] = (nt.z, nt.y),
+    rtol: float = 1e-12,
+) -> LayerCheck:
+    """Compare a stated gradient ``g = ∂ℓ/∂z`` with autograd through a linear layer.
+
+    The layer computes ``z = X wᵀ + b`` (float64). Autograd differentiates the summed loss
+    ``L = Σ_n torch_loss(z, t)_n`` with respect to ``z``, ``w`` and ``b``; by the chain rule
+    these must be ``g``, ``gᵀ X`` and ``Σ_n g_n``, with ``g`` the stated gradient evaluated at
+    the layer's logits. Where :func:`lossbook.crosscheck` stops at the logits, this checks
+    that the stated gradient is what reaches the weights.
+
+    Args:
+        torch_loss: ``(z, t) -> per-example losses`` of shape ``(N,)`` (``reduction='none'``);
+            ``z`` has shape ``(N,)`` when ``w`` is a vector and ``(N, k)`` when ``w`` is a
+            ``(k, d)`` matrix.
+        gradient: the stated ``∂ℓ_n/∂z_n``: a callable ``(z, t) -> tensor shaped like z``, or
+            a SymPy expression (one per output for ``k`` outputs) in ``symbols``.
+        X: inputs, shape ``(N, d)``.
+        t: targets with ``N`` rows, passed to ``torch_loss`` as given.
+        w: weights, shape ``(d,)`` or ``(k, d)``.
+        b: bias, a number or shape ``(k,)``.
+        symbols: the arguments of a SymPy ``gradient``: the ``k`` logits, then one symbol per
+            target column. Defaults to ``(z, y)``.
+        rtol: tolerance of :attr:`LayerCheck.ok`.
+
+    >>> import torch.nn.functional as F
+    >>> from lossbook.notation import sigmoid, y, z
+    >>> X = torch.tensor([[1.0, 2.0], [0.5, -1.0], [-2.0, 0.3]], dtype=torch.float64)
+    >>> labels = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    >>> bce = lambda s, t: F.binary_cross_entropy_with_logits(s, t, reduction="none")
+    >>> linear_layer_check(bce, sigmoid(z) - y, X, labels, w=[0.5, -1.0], b=0.1).ok
+    True
+    >>> wrong = linear_layer_check(bce, y - sigmoid(z), X, labels, w=[0.5, -1.0])
+    >>> wrong.ok, round(wrong.weight_error, 6)
+    (False, 2.0)
+    >>> linear_layer_check(lambda s, t: F.mse_loss(s, t), 2 * (z - y), X, labels, w=[0.5, -1.0])
+    Traceback (most recent call last):
+    ...
+    TypeError: torch_loss must return the per-example losses, shape (3,), got shape (): use reduction='none'
+    """
+    if not callable(torch_loss):
+        raise TypeError(f"torch_loss must be callable (z, t) -> losses, got {type(torch_loss).__name__}")
+    Xt = _float_tensor("X", X, dims=(2,))
+    n, d = Xt.shape
+    if n < 1 or d < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape {tuple(Xt.shape)}")
+    wt = _float_tensor("w", w, dims=(1, 2))
+    if wt.shape[-1] != d:
+        raise ValueError(f"w must have {d} entries per row (the columns of X), got shape {tuple(wt.shape)}")
+    k = 1 if wt.dim() == 1 else wt.shape[0]
+    bt = _float_tensor("b", b, dims=(0, 1))
+    if bt.numel() not in (1, k) or (wt.dim() == 1 and bt.dim() == 1 and bt.numel() != 1):
+        raise ValueError(f"b must be a number or have {k} entries, got shape {tuple(bt.shape)}")
+    if wt.dim() == 2 and bt.dim() == 0:
+        bt = bt.expand(k).clone()
+    elif wt.dim() == 1:
+        bt = bt.reshape(())
+    tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
+    if tt.dim() < 1 or tt.shape[0] != n:
+        raise ValueError(f"t must have one row per row of X ({n}), got shape {tuple(tt.shape)}")
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    stated = _stated_gradient(gradient, k, symbols)
+
+    wt.requires_grad_(True)
+    bt.requires_grad_(True)
+    z = Xt @ (wt if k == 1 and wt.dim() == 1 else wt.T) + bt
+    z_leaf = z.detach().clone().requires_grad_(True)
+    losses = torch_loss(z_leaf, tt)
+    if not isinstance(losses, torch.Tensor):
+        raise TypeError(f"torch_loss must return a tensor, got {type(losses).__name__}")
+    if losses.shape != (n,):
+        raise TypeError(
+            f"torch_loss must return the per-example losses, shape ({n},), got shape "
+            f"{tuple(losses.shape)}: use reduction='none'"
+            + (", and sum over the columns of z inside it" if k > 1 and losses.shape == z.shape else "")
+        )
+    if not losses.requires_grad:
+        raise TypeError(
+            "torch_loss must return a tensor that depends on z differentiably (no .detach(), no numpy)"
+        )
+    (g_auto,) = torch.autograd.grad(losses.sum(), z_leaf)
+    grad_w, grad_b = torch.autograd.grad(torch_loss(z, tt).sum(), (wt, bt))
+
+    g = stated(z.detach(), tt)
+    g = g if isinstance(g, torch.Tensor) else torch.as_tensor(np.asarray(g, dtype=float))
+    g = g.to(torch.float64)
+    if g.shape != z.shape:
+        raise ValueError(
+            f"gradient must return one value per logit, shape {tuple(z.shape)}, got {tuple(g.shape)}"
+        )
+    want_w = Xt.T @ g if g.dim() == 1 else g.T @ Xt
+    want_b = g.sum(dim=0)
+    return LayerCheck(
+        points=n,
+        outputs=k,
+        features=d,
+        logit_error=_relative(g, g_auto),
+        weight_error=_relative(want_w, grad_w),
+        bias_error=_relative(want_b, grad_b),
+        rtol=float(rtol),
+    )
+
+
+def _float_tensor(name: str, value: Any, dims: tuple[int, ...]) -> torch.Tensor:
+    """A finite float64 copy of ``value`` with one of the allowed numbers of dimensions."""
+    if isinstance(value, torch.Tensor):
+        out = value.detach().clone()
+    else:
+        arr = np.asarray(value)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) and not np.iscomplexobj(arr)):
+            raise TypeError(f"{name} must be real numbers, got {value!r:.60} (dtype {arr.dtype})")
+        out = torch.as_tensor(arr)
+    if out.is_complex() or out.dtype == torch.bool:
+        raise TypeError(f"{name} must be real numbers, got dtype {out.dtype}")
+    out = out.to(torch.float64)
+    if out.dim() not in dims:
+        allowed = " or ".join(f"{d}-D" for d in dims)
+        raise ValueError(f"{name} must be {allowed}, got shape {tuple(out.shape)}")
+    if not torch.isfinite(out).all():
+        raise ValueError(f"{name} must be finite, got {out.tolist()!r:.80}")
+    return out
+
+
+def _stated_gradient(gradient: Any, k: int, symbols: Sequence[sp.Symbol]) -> Callable[..., Any]:
+    """The stated gradient as a function of (z, t) tensors."""
+    if isinstance(gradient, (sp.Expr, sp.MatrixBase)) or (
+        isinstance(gradient, (list, tuple)) and gradient and all(isinstance(e, sp.Expr) for e in gradient)
+    ):
+        exprs = list(gradient) if isinstance(gradient, (sp.MatrixBase, list, tuple)) else [gradient]
+        if len(exprs) != k:
+            raise ValueError(f"gradient must have one expression per output ({k}), got {len(exprs)}")
+        if not all(isinstance(s, sp.Symbol) for s in symbols) or len(symbols) < k:
+            raise TypeError(
+                f"symbols must be at least {k} SymPy symbols (the logits, then the targets), got {symbols!r}"
+            )
+        free = set().union(*(e.free_symbols for e in exprs))
+        if not free <= set(symbols):
+            extra = ", ".join(sorted(map(str, free - set(symbols))))
+            raise ValueError(f"gradient uses symbols that are not in symbols: {extra}")
+        fn = sp.lambdify(list(symbols), exprs, modules="numpy")
+
+        def evaluate(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            zs = z.numpy().reshape(len(z), -1)
+            ts = t.detach().double().numpy().reshape(len(z), -1)
+            cols = [zs[:, i] for i in range(zs.shape[1])] + [ts[:, i] for i in range(ts.shape[1])]
+            if len(cols) != len(symbols):
+                raise ValueError(
+                    f"symbols has {len(symbols)} entries but z and t have {len(cols)} columns together"
+                )
+            values = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in fn(*cols)], zs[:, 0])[:-1]
+            return torch.as_tensor(np.stack(values, axis=-1).reshape(z.shape))
+
+        return evaluate
+    if callable(gradient):
+        return gradient
+    raise TypeError(
+        f"gradient must be a callable (z, t) -> tensor or SymPy expressions, got {type(gradient).__name__}"
+    )
+
+
+def _relative(stated: torch.Tensor, autograd: torch.Tensor) -> float:
+    """‖stated - autograd‖ / ‖autograd‖, or ‖stated‖ where autograd's gradient is zero."""
+    scale = float(autograd.norm())
+    diff = float((stated - autograd).norm())
+    if not math.isfinite(diff):
+        return math.inf
+    return diff / scale if scale > 0 else diff
 
 
 # --------------------------------------------------------------------------- kinks
@@ -108,7 +331,9 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
 
     ``fn`` maps a float64 scalar tensor to a tensor with one element. Differences are
     taken in float64 with the step ``h = step * max(1, |point|)`` (``step`` defaults to
-    ``1e-7``), so that large points are not lost to rounding.
+    ``1e-7``), so that large points are not lost to rounding. ``fn`` must be finite on
+    ``[point - 2h, point + 2h]``: a point outside its domain, or on the boundary of it
+    (``sqrt`` at 0), has no two-sided slopes to compare, and is refused.
 
     >>> p = probe_kink(torch.abs, 0.0)
     >>> p.autograd, p.side, p.central
@@ -124,38 +349,65 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     Traceback (most recent call last):
     ...
     ValueError: point must be a finite real number, got nan
+    >>> probe_kink(torch.log, -1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: point=-1.0 is outside the domain of fn: fn(-1) = nan; probe_kink needs fn finite on [point - 2h, point + 2h] with h = 1e-07
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable (a function of one tensor), got {type(fn).__name__}")
-    if isinstance(point, bool) or not isinstance(point, (int, float, np.integer, np.floating)):
-        raise TypeError(f"point must be a real number, got {point!r} of type {type(point).__name__}")
-    if not math.isfinite(float(point)):
-        raise ValueError(f"point must be a finite real number, got {point!r}")
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1e-2:
+    x0 = _real("point", point)
+    h0 = _real("step", step)
+    if not 0 < h0 <= 1e-2:
         raise ValueError(f"step must be a number in (0, 1e-2], got {step!r}")
-    x0 = float(point)
-    h = step * max(1.0, abs(x0))
+    h = h0 * max(1.0, abs(x0))
 
-    def value(at: float, grad: bool = False) -> float:
-        x = torch.tensor(at, dtype=torch.float64, requires_grad=grad)
-        out = fn(x)
+    def call(at: torch.Tensor) -> torch.Tensor:
+        try:
+            out = fn(at)
+        except (TypeError, AttributeError) as e:
+            raise TypeError(
+                f"fn must accept a float64 scalar tensor; calling it raised {type(e).__name__}: {e}"
+            ) from e
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
             raise TypeError(
                 f"fn must return a tensor with one element, got {type(out).__name__}"
                 + (f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else "")
             )
-        if grad:
-            if not out.requires_grad:  # fn ignored its input: the derivative is 0
-                return 0.0
-            (g,) = torch.autograd.grad(out.reshape(()), x, allow_unused=True)
-            return 0.0 if g is None else float(g)
-        return float(out.detach().reshape(()).double())
+        if out.is_complex():
+            raise TypeError(f"fn must return a real tensor, got dtype {out.dtype}")
+        return out
+
+    def value(at: float) -> float:
+        return float(call(torch.tensor(at, dtype=torch.float64)).detach().reshape(()).double())
+
+    def derivative(at: float) -> float:
+        x = torch.tensor(at, dtype=torch.float64, requires_grad=True)
+        out = call(x)
+        if not out.requires_grad:  # fn ignored its input (or detached it): the derivative is 0
+            return 0.0
+        (g,) = torch.autograd.grad(out.reshape(()), x, allow_unused=True)
+        return 0.0 if g is None else float(g)
 
     # f at x0 + k h for k = -2, -1, -1/4, 0, 1/4, 1, 2, with the steps actually taken
     xs = {k: x0 + k * h for k in (-2, -1, -0.25, 0, 0.25, 1, 2)}
     f = {k: value(at) for k, at in xs.items()}
+    undefined = [k for k in (0, -0.25, 0.25, -1, 1, -2, 2) if not math.isfinite(f[k])]
+    if undefined:
+        k = undefined[0]
+        if k != 0:
+            where = "on the boundary of the domain of fn, or outside it"
+        elif math.isnan(f[0]):
+            where = "outside the domain of fn"
+        else:
+            where = "where fn is infinite (outside its domain, or overflowing float64)"
+        raise ValueError(
+            f"point={point!r} is {where}: fn({xs[k]:.8g}) = {f[k]}; probe_kink needs fn finite "
+            f"on [point - 2h, point + 2h] with h = {h:.3g}"
+        )
     scale = max(abs(v) for v in f.values())
-    noise = 64 * float(np.finfo(np.float64).eps) * scale  # rounding error of one increment of f
+    # rounding error of one increment of f; subnormal values (below `tiny`) carry no digits at all
+    noise = 64 * float(np.finfo(np.float64).eps) * scale + float(np.finfo(np.float64).tiny)
 
     def jumps(k: float, quarter: float) -> bool:
         """An increment that does not shrink with the step: the function jumps at x0."""
@@ -171,7 +423,7 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
     tolerance = 4 * h * max(abs(second_left), abs(second_right)) + 2 * noise / h + 1e-8 * slopes
     return KinkProbe(
         point=x0,
-        autograd=value(x0, grad=True),
+        autograd=derivative(x0),
         left=_round(left),
         right=_round(right),
         central=_round((f[1] - f[-1]) / (h_up + h_down)),
@@ -179,6 +431,15 @@ def probe_kink(fn: Callable[[torch.Tensor], torch.Tensor], point: float, *, step
         tolerance=float(tolerance),
         jump=bool(jumps(1, 0.25) or jumps(-1, -0.25)),
     )
+
+
+def _real(name: str, value: Any) -> float:
+    """``value`` as a finite float, or a TypeError/ValueError that names the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
 
 
 def _round(v: float) -> float:
@@ -210,6 +471,34 @@ class ExponentialFamily:
     sample: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]] = field(repr=False)
     #: turns a target array (N, len(targets)) into the value ``log_prob`` expects
     target_value: Callable[[torch.Tensor], torch.Tensor] = field(repr=False, default=lambda t: t[:, 0])
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.nll, sp.Expr):
+            raise TypeError(f"{self.name}: nll must be a SymPy expression, got {type(self.nll).__name__}")
+        for what in ("eta", "targets"):
+            symbols = getattr(self, what)
+            if (
+                not isinstance(symbols, tuple)
+                or not symbols
+                or not all(isinstance(s, sp.Symbol) for s in symbols)
+            ):
+                raise TypeError(
+                    f"{self.name}: {what} must be a non-empty tuple of SymPy symbols, got {symbols!r}"
+                )
+        if not isinstance(self.mean, tuple) or not all(isinstance(m, sp.Expr) for m in self.mean):
+            raise TypeError(f"{self.name}: mean must be a tuple of SymPy expressions, got {self.mean!r}")
+        if not (len(self.eta) == len(self.targets) == len(self.mean)):
+            raise ValueError(
+                f"{self.name}: eta, targets and mean must have the same length (one mean and one "
+                f"target per natural parameter), got {len(self.eta)}, {len(self.targets)}, {len(self.mean)}"
+            )
+        for what in ("distribution", "sample", "target_value"):
+            if not callable(getattr(self, what)):
+                raise TypeError(
+                    f"{self.name}: {what} must be callable, got {type(getattr(self, what)).__name__}"
+                )
 
 
 _Z = nt.class_symbols("z", real=True)
@@ -315,6 +604,10 @@ def canonical_link_check(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative integer, got {seed!r} of type {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
     gradient = sp.Matrix([sp.diff(fam.nll, e) for e in fam.eta])
     stated = sp.Matrix([m - t for m, t in zip(fam.mean, fam.targets, strict=True)])

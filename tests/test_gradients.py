@@ -103,6 +103,14 @@ def test_smooth_functions_never_report_a_kink_or_outside(family, a, x):
     assert probe.side == "both", probe
 
 
+@pytest.mark.parametrize("x", [0.0, 1.5])
+def test_subnormal_values_are_not_taken_for_a_jump_or_a_kink(x):
+    """sin(5e-324 x): every value is subnormal (hypothesis found this one)."""
+    probe = probe_kink(lambda v: torch.sin(5e-324 * v), x)
+    assert not probe.jump
+    assert probe.side == "both", probe
+
+
 @FAST
 @given(x=st.floats(-1e6, 1e6, allow_nan=False))
 def test_polynomial_at_large_points_is_differentiable(x):
@@ -174,7 +182,23 @@ def test_probe_is_frozen():
         ({"fn": torch.abs, "point": math.inf}, ValueError, "finite"),
         ({"fn": torch.abs, "point": 0.0, "step": 0.0}, ValueError, "step must be"),
         ({"fn": torch.abs, "point": 0.0, "step": 0.5}, ValueError, "step must be"),
-        ({"fn": torch.abs, "point": 0.0, "step": "1e-7"}, ValueError, "step must be"),
+        (
+            {"fn": torch.abs, "point": 0.0, "step": "1e-7"},
+            TypeError,
+            "step must be a real number, got '1e-7'",
+        ),
+        ({"fn": torch.abs, "point": 0.0, "step": True}, TypeError, "step must be a real number"),
+        (
+            {"fn": torch.abs, "point": 0.0, "step": math.nan},
+            ValueError,
+            "step must be a finite real number, got nan",
+        ),
+        ({"fn": torch.abs, "point": 0.0, "step": -1e-7}, ValueError, r"step must be a number in \(0, 1e-2\]"),
+        ({"fn": torch.abs, "point": math.nan}, ValueError, "point must be a finite real number, got nan"),
+        ({"fn": torch.abs, "point": torch.tensor(0.0)}, TypeError, "point must be a real number"),
+        ({"fn": torch.abs, "point": [0.0]}, TypeError, "point must be a real number"),
+        ({"fn": lambda x: len(x), "point": 0.0}, TypeError, "fn must accept a float64 scalar tensor"),
+        ({"fn": lambda x: x * 1j, "point": 0.0}, TypeError, "fn must return a real tensor"),
         ({"fn": lambda x: x.repeat(2), "point": 0.0}, TypeError, r"one element, got Tensor of shape \(2,\)"),
         ({"fn": lambda x: 1.0, "point": 0.0}, TypeError, "one element, got float"),
     ],
@@ -183,6 +207,268 @@ def test_probe_bad_inputs(kwargs, error, match):
     fn = kwargs.pop("fn")
     with pytest.raises(error, match=match):
         probe_kink(fn, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fn", "point", "match"),
+    [
+        (torch.log, -1.0, r"point=-1.0 is outside the domain of fn: fn\(-1\) = nan"),
+        (
+            torch.log,
+            0.0,
+            r"point=0.0 is where fn is infinite \(outside its domain, or overflowing float64\): fn\(0\) = -inf",
+        ),
+        (torch.exp, 1000.0, r"point=1000.0 is where fn is infinite"),
+        (torch.sqrt, -4.0, "outside the domain of fn"),
+        (
+            torch.sqrt,
+            0.0,
+            r"point=0.0 is on the boundary of the domain of fn, or outside it: fn\(-2.5e-08\) = nan",
+        ),
+        (torch.sqrt, 1e-9, "on the boundary of the domain of fn"),
+        (lambda x: torch.log(1 - x), 1.0, "where fn is infinite"),
+        (lambda x: 1 / x, 0.0, "where fn is infinite"),
+    ],
+    ids=[
+        "log-negative",
+        "log-zero",
+        "exp-overflow",
+        "sqrt-negative",
+        "sqrt-zero",
+        "sqrt-within-2h",
+        "log1m-at-1",
+        "reciprocal",
+    ],
+)
+def test_points_outside_the_domain_are_refused_not_reported_as_nan(fn, point, match):
+    with pytest.raises(ValueError, match=match):
+        probe_kink(fn, point)
+
+
+def test_points_inside_the_domain_still_work_near_its_boundary():
+    probe = probe_kink(torch.sqrt, 1.0)
+    assert probe.side == "both"
+    assert math.isclose(probe.autograd, 0.5)
+    assert probe_kink(torch.log, 1e-3).differentiable
+    assert probe_kink(torch.abs, np.float64(0.0)).side == "between"
+
+
+# ------------------------------------------------------------------------- linear layer
+
+
+def _as_layer(rng, logits):
+    """Random X, W, b with X Wᵀ + b equal to the given (N, k) logits (up to rounding)."""
+    n, k = logits.shape
+    d = k + 1
+    W = rng.standard_normal((k, d))
+    b = rng.standard_normal(k)
+    X0 = rng.standard_normal((n, d))
+    X = X0 + np.linalg.solve(W @ W.T, (logits - b - X0 @ W.T).T).T @ W
+    return X, W, b
+
+
+def _registry_loss(loss):
+    def torch_loss(z, t):
+        return loss.pytorch(z[:, None] if z.dim() == 1 else z, t)
+
+    return torch_loss
+
+
+def _mp_gradient(loss):
+    """The registry's SymPy gradient, evaluated in 50-digit mpmath: an independent reference."""
+    import mpmath
+
+    from lossbook.calculus import gradient_exprs, mp_function
+
+    subs = loss.substitutions()
+    fn = mp_function([g.subs(subs) for g in gradient_exprs(loss)], loss.inputs + loss.targets)
+
+    def gradient(z, t):
+        zs = z.numpy().reshape(len(z), -1)
+        ts = np.asarray(t, dtype=float).reshape(len(z), -1)
+        with mpmath.workdps(50):
+            rows = [[float(v) for v in fn(*map(mpmath.mpf, (*zs[i], *ts[i])))] for i in range(len(zs))]
+        return torch.tensor(rows, dtype=torch.float64).reshape(z.shape)
+
+    return gradient
+
+
+@pytest.mark.parametrize("name", sorted(lb.LOSSES))
+def test_registry_gradients_reach_the_weights_of_a_linear_layer(name):
+    """For every registry loss: autograd's dL/dW of a linear layer is Gᵀ X with G the SymPy
+    gradient at the layer's logits, and dL/db the column sums of G."""
+    loss = lb.get(name)
+    rng = np.random.default_rng(11)
+    logits, targets = loss.sample(rng, 12)
+    X, W, b = _as_layer(rng, logits)
+    one = loss.n_inputs == 1
+    check = lb.gradients.linear_layer_check(
+        _registry_loss(loss),
+        _mp_gradient(loss),
+        X,
+        torch.tensor(targets),
+        W[0] if one else W,
+        b[0] if one else b,
+        rtol=1e-9,
+    )
+    assert (check.points, check.outputs, check.features) == (12, loss.n_inputs, loss.n_inputs + 1)
+    check.assert_ok(name)
+
+
+def test_sympy_gradients_are_accepted_for_one_and_several_outputs():
+    from lossbook.notation import sigmoid, y, z
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3))
+    labels = torch.tensor(rng.integers(0, 2, 20), dtype=torch.float64)
+    bce = lambda s, t: torch.nn.functional.binary_cross_entropy_with_logits(s, t, reduction="none")  # noqa: E731
+    check = lb.gradients.linear_layer_check(bce, sigmoid(z) - y, X, labels, w=[0.3, -1.0, 2.0], b=0.5)
+    assert check.ok
+    assert check.logit_error < 1e-15
+    # three classes, one-hot targets, W of shape (3, 3): dL/dW = (p - q)ᵀ X
+    loss = lb.get("cross_entropy")
+    probs = nt.softmax(loss.inputs)
+    stated = [p - q for p, q in zip(probs, loss.targets, strict=True)]
+    W = rng.standard_normal((3, 3))
+    one_hot = torch.nn.functional.one_hot(torch.tensor(rng.integers(0, 3, 20)), 3).double()
+    ce = lambda s, t: torch.nn.functional.cross_entropy(s, t, reduction="none")  # noqa: E731
+    check = lb.gradients.linear_layer_check(
+        ce, stated, X, one_hot, W, b=[0.1, 0.2, 0.3], symbols=loss.inputs + loss.targets
+    )
+    assert check.ok, check
+    assert (check.outputs, check.features) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("claim", "error"),
+    [
+        (lambda s, t: 2 * (t - s), 2.0),  # the sign error: exactly minus the gradient
+        (lambda s, t: 4 * (s - t), 1.0),  # twice the gradient
+        (lambda s, t: 2 * (s - t), 0.0),
+    ],
+    ids=["flipped-sign", "double", "correct"],
+)
+def test_wrong_gradients_are_measured_by_their_relative_error(claim, error):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 2))
+    targets = torch.tensor(rng.standard_normal(30))
+    mse = lambda s, t: (s - t) ** 2  # noqa: E731
+    check = lb.gradients.linear_layer_check(mse, claim, X, targets, w=[1.0, -1.0], b=0.2)
+    assert math.isclose(check.weight_error, error, abs_tol=1e-12)
+    assert math.isclose(check.logit_error, error, abs_tol=1e-12)
+    assert check.ok == (error == 0.0)
+    if error:
+        with pytest.raises(AssertionError, match="relative error"):
+            check.assert_ok()
+
+
+def test_an_all_zero_autograd_gradient_gives_an_absolute_error():
+    X = np.eye(2)
+    targets = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    hinge = lambda s, t: torch.clamp(1 - t * s, min=0)  # noqa: E731  margins 5: gradient 0
+    check = lb.gradients.linear_layer_check(
+        hinge, lambda s, t: torch.zeros_like(s), X, targets, w=[5.0, -5.0]
+    )
+    assert check.ok
+    assert check.weight_error == 0.0
+    wrong = lb.gradients.linear_layer_check(hinge, lambda s, t: -t, X, targets, w=[5.0, -5.0])
+    assert math.isclose(wrong.weight_error, math.sqrt(2))
+
+
+_MSE = lambda s, t: (s - t) ** 2  # noqa: E731
+_GRAD = lambda s, t: 2 * (s - t)  # noqa: E731
+_X = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+_T = [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((None, _GRAD, _X, _T, [1.0, 1.0]), {}, TypeError, "torch_loss must be callable"),
+        (
+            (lambda s, t: torch.nn.functional.mse_loss(s, t), _GRAD, _X, _T, [1.0, 1.0]),
+            {},
+            TypeError,
+            r"shape \(3,\), got shape \(\): use reduction='none'",
+        ),
+        (
+            (lambda s, t: ((s - t) ** 2)[:, None], _GRAD, _X, _T, [1.0, 1.0]),
+            {},
+            TypeError,
+            r"got shape \(3, 1\)",
+        ),
+        ((lambda s, t: ((s - t) ** 2).detach(), _GRAD, _X, _T, [1.0, 1.0]), {}, TypeError, "no .detach"),
+        (
+            (lambda s, t: ((s - t) ** 2).detach().numpy(), _GRAD, _X, _T, [1.0, 1.0]),
+            {},
+            TypeError,
+            "must return a tensor, got ndarray",
+        ),
+        ((_MSE, _GRAD, [1.0, 2.0], _T, [1.0, 1.0]), {}, ValueError, r"X must be 2-D, got shape \(2,\)"),
+        ((_MSE, _GRAD, [["a", "b"]], _T, [1.0, 1.0]), {}, TypeError, "X must be real numbers"),
+        ((_MSE, _GRAD, [[1.0, math.nan]] * 3, _T, [1.0, 1.0]), {}, ValueError, "X must be finite"),
+        ((_MSE, _GRAD, _X, _T, [1.0, 1.0, 1.0]), {}, ValueError, r"w must have 2 entries per row"),
+        ((_MSE, _GRAD, _X, _T, [1.0, math.inf]), {}, ValueError, "w must be finite"),
+        (
+            (_MSE, _GRAD, _X, _T, [1.0, 1.0], [0.0, 0.0]),
+            {},
+            ValueError,
+            "b must be a number or have 1 entries",
+        ),
+        ((_MSE, _GRAD, _X, _T, [1.0, 1.0], math.nan), {}, ValueError, "b must be finite"),
+        (
+            (_MSE, _GRAD, _X, [0.0, 1.0], [1.0, 1.0]),
+            {},
+            ValueError,
+            r"t must have one row per row of X \(3\)",
+        ),
+        ((_MSE, "2(z - y)", _X, _T, [1.0, 1.0]), {}, TypeError, "gradient must be a callable"),
+        (
+            (_MSE, lambda s, t: s[:2], _X, _T, [1.0, 1.0]),
+            {},
+            ValueError,
+            r"gradient must return one value per logit, shape \(3,\)",
+        ),
+        (
+            (_MSE, 2 * (nt.yhat - nt.y), _X, _T, [1.0, 1.0]),
+            {},
+            ValueError,
+            "gradient uses symbols that are not in symbols",
+        ),
+        (
+            (_MSE, [2 * (nt.z - nt.y)] * 2, _X, _T, [1.0, 1.0]),
+            {},
+            ValueError,
+            r"one expression per output \(1\)",
+        ),
+        ((_MSE, _GRAD, _X, _T, [1.0, 1.0]), {"rtol": 0.0}, ValueError, r"rtol must be a number in \(0, 1\)"),
+        ((_MSE, _GRAD, _X, _T, [1.0, 1.0]), {"rtol": math.nan}, ValueError, "rtol must be"),
+    ],
+    ids=[
+        "loss-not-callable",
+        "mean-reduction",
+        "column-output",
+        "detached",
+        "numpy-output",
+        "X-1d",
+        "X-strings",
+        "X-nan",
+        "w-length",
+        "w-inf",
+        "b-shape",
+        "b-nan",
+        "t-rows",
+        "gradient-string",
+        "gradient-shape",
+        "gradient-unknown-symbol",
+        "gradient-count",
+        "rtol-zero",
+        "rtol-nan",
+    ],
+)
+def test_linear_layer_bad_inputs(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        lb.gradients.linear_layer_check(*args, **kwargs)
 
 
 # ------------------------------------------------------------------------- canonical links
@@ -261,11 +547,31 @@ def test_a_wrong_torch_distribution_fails_numerically():
         (("poisson",), {"n": True}, ValueError, "n must be a positive integer"),
         (("poisson",), {"tol": 0}, ValueError, "tol must be"),
         (("poisson",), {"tol": 2.0}, ValueError, "tol must be"),
+        (("poisson",), {"tol": math.nan}, ValueError, "tol must be"),
+        (("poisson",), {"seed": -1}, ValueError, "seed must be a non-negative integer, got -1"),
+        (("poisson",), {"seed": "0"}, TypeError, "seed must be a non-negative integer"),
+        (("poisson",), {"seed": 1.5}, TypeError, "seed must be a non-negative integer"),
     ],
 )
 def test_canonical_bad_inputs(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         canonical_link_check(*args, **kwargs)
+
+
+def test_exponential_family_fields_are_validated():
+    fam = FAMILIES["bernoulli"]
+    fields = {
+        f: getattr(fam, f)
+        for f in ("name", "eta", "targets", "nll", "mean", "link", "distribution", "sample")
+    }
+    with pytest.raises(TypeError, match="nll must be a SymPy expression"):
+        ExponentialFamily(**{**fields, "nll": "-log(p)"})
+    with pytest.raises(ValueError, match="eta, targets and mean must have the same length"):
+        ExponentialFamily(**{**fields, "mean": (fam.mean[0], fam.mean[0])})
+    with pytest.raises(TypeError, match="eta must be a non-empty tuple of SymPy symbols"):
+        ExponentialFamily(**{**fields, "eta": ("z",)})
+    with pytest.raises(TypeError, match="sample must be callable"):
+        ExponentialFamily(**{**fields, "sample": None})
 
 
 def test_families_match_the_registry_gradients():
@@ -282,3 +588,30 @@ def test_families_match_the_registry_gradients():
         ce.subs(one_hot), sp.Matrix([pc - qc for pc, qc in zip(probs, q, strict=True)]).subs(one_hot)
     )
     assert np.isfinite(canonical_link_check("categorical", n=2).worst_error)
+
+
+# ------------------------------------------------------------------------- the chapter's page
+
+
+def test_gradients_chapter_prints_no_raw_sympy_or_latex():
+    """Symbolic results in the gradients chapter are rendered as math: no stored text/plain or
+    stream output contains a LaTeX macro name, a SymPy power ``**`` or a SymPy function call
+    such as ``log(2)`` or ``Piecewise(``."""
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "chapters" / "gradients.ipynb").read_text("utf-8"))
+    raw = re.compile(
+        r"\\[A-Za-z]+|\*\*|\b(?:log|exp|sqrt|Abs|sign|Piecewise|Interval|Heaviside|Matrix)(?:\.\w+)?\("
+    )
+    for bad in (r"\sigma**2", "z = -log(2)", "Piecewise((d, True))", "Interval.open(0, 1/3)"):
+        assert raw.search(bad), bad
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", ""), out.get("data", {}).get("text/plain", "")]
+            for text in texts:
+                text = "".join(text)
+                assert not raw.search(text), (
+                    f"cell {i} prints raw SymPy or LaTeX: {raw.search(text).group()!r} in {text[:200]!r}"
+                )
