@@ -42,6 +42,7 @@ hinge: proved convex in z
 from __future__ import annotations
 
 import functools
+import html
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -63,6 +64,7 @@ __all__ = [
     "JensenPair",
     "NotRefuted",
     "Proof",
+    "Table",
     "check_convexity",
     "curvature",
     "hessian_check",
@@ -100,6 +102,9 @@ class _TextPrinter(StrPrinter):
     def _print_Min(self, expr: sp.Min) -> str:
         return f"min({', '.join(self._print(a) for a in expr.args)})"
 
+    def _print_Equality(self, expr: sp.Eq) -> str:
+        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
+
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"|{self._print(expr.args[0])}|"
 
@@ -109,11 +114,16 @@ def _show(expr: Any) -> str:
     return _TextPrinter(settings={"order": None}).doprint(sp.sympify(expr))
 
 
+def _math(latex: str) -> str:
+    """Inline mathematics in HTML, typeset by MathJax in a notebook and on the book's pages."""
+    return rf'<span class="math notranslate nohighlight">\({html.escape(latex)}\)</span>'
+
+
 def _say(*parts: Any) -> tuple[str, str]:
-    """Plain text and Markdown (formulas as ``$…$``) of prose strings and SymPy pieces."""
+    """Plain text and HTML (formulas as mathematics) of prose strings and SymPy pieces."""
     text = "".join(p if isinstance(p, str) else _show(p) for p in parts)
-    md = "".join(p if isinstance(p, str) else f"${sp.latex(p)}$" for p in parts)
-    return text, md
+    markup = "".join(html.escape(p) if isinstance(p, str) else _math(sp.latex(p)) for p in parts)
+    return text, markup
 
 
 def _case(case: dict[sp.Symbol, Any]) -> tuple[str, str]:
@@ -121,7 +131,7 @@ def _case(case: dict[sp.Symbol, Any]) -> tuple[str, str]:
     if not shown:
         return "", ""
     text = ", ".join(f"{plain(k)} = {v}" for k, v in shown) + ": "
-    return text, "$" + ", ".join(sp.latex(sp.Eq(k, v, evaluate=False)) for k, v in shown) + "$: "
+    return text, _math(", ".join(sp.latex(sp.Eq(k, v, evaluate=False)) for k, v in shown)) + ": "
 
 
 # --------------------------------------------------------------------------- results
@@ -130,7 +140,7 @@ def _case(case: dict[sp.Symbol, Any]) -> tuple[str, str]:
 class _Verdict:
     """Shared behaviour of the three results: printable, renderable, never a truth value."""
 
-    markdown: str
+    html: str
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -141,13 +151,17 @@ class _Verdict:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
-    def _repr_markdown_(self) -> str:
-        return self.markdown or "<br>".join(str(self).splitlines())
+    def _repr_html_(self) -> str:
+        return self.html or "<br>".join(map(html.escape, str(self).splitlines()))
 
 
-def _head(loss: str, verdict: str, inputs_md: str, hyper: dict[str, float]) -> str:
-    at = f" at {_fmt_hyper(hyper)}" if hyper else ""
-    return f"**{loss}**: {verdict} in {inputs_md}{at}"
+def _head(loss: str, verdict: str, inputs_html: str, hyper: dict[str, float]) -> str:
+    at = f" at {html.escape(_fmt_hyper(hyper))}" if hyper else ""
+    return f"<strong>{html.escape(loss)}</strong>: {verdict} in {inputs_html}{at}"
+
+
+def _items(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 
 @dataclass(frozen=True)
@@ -155,7 +169,7 @@ class Proof(_Verdict):
     """SymPy proved the loss convex in its inputs, for every target in the target domain.
 
     ``reasons`` has one line per case the proof needed (for example one per label);
-    ``markdown`` is the same with the formulas as LaTeX.
+    ``html`` is the same with the formulas as mathematics.
     """
 
     loss: str
@@ -163,7 +177,7 @@ class Proof(_Verdict):
     method: Literal["hessian", "composition"]
     reasons: tuple[str, ...]
     hyper: dict[str, float] = field(default_factory=dict)
-    markdown: str = field(default="", repr=False, compare=False)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "proved convex"
 
@@ -208,7 +222,7 @@ class Counterexample(_Verdict):
     target: tuple[float, ...] | None = None
     eigenvalue: float | None = None
     hyper: dict[str, float] = field(default_factory=dict)
-    markdown: str = field(default="", repr=False, compare=False)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "not convex"
 
@@ -238,7 +252,7 @@ class NotRefuted(_Verdict):
     min_eigenvalue: float
     why_no_proof: str
     hyper: dict[str, float] = field(default_factory=dict)
-    markdown: str = field(default="", repr=False, compare=False)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "not refuted"
 
@@ -467,9 +481,14 @@ def _prove(loss: Loss, subs_items: tuple[tuple[sp.Symbol, sp.Expr], ...]) -> tup
                 minors_of[key] = (minors, in_u is not None)
             minors, substituted = minors_of[key]
             zeros = sum(m == 0 for m in minors)
-            where = " (inputs written as log u_i, u_i > 0)" if substituted else ""
+            u_i, z_i = sp.symbols("u_i z_i")
+            where = (
+                (" (inputs written as ", sp.Eq(z_i, sp.log(u_i)), ", ", u_i > 0, ")") if substituted else ()
+            )
             said = _say(
-                f"all {len(minors)} principal minors of the Hessian are ≥ 0{where} ({zeros} identically 0)"
+                f"all {len(minors)} principal minors of the Hessian are ≥ 0",
+                *where,
+                f" ({zeros} identically 0)",
             )
         reasons.append(tuple(c + s for c, s in zip(_case(case), said, strict=True)))
     if len(reasons) == 1 and description:
@@ -565,7 +584,7 @@ def check_convexity(
         raise TypeError(f"symbolic must be True or False, got {type(symbolic).__name__}")
     hp = loss.hyperparameters(**hyper)
     names = tuple(plain(s) for s in loss.inputs)
-    inputs_md = "$" + ", ".join(sp.latex(s) for s in loss.inputs) + "$"
+    inputs_html = _math(", ".join(sp.latex(s) for s in loss.inputs))
     # sampling is cheap and a confirmed counterexample rules out any proof: refute first
     rng = np.random.default_rng(seed)
     x, t = loss.sample(rng, n)
@@ -588,7 +607,7 @@ def check_convexity(
         pair = _jensen_from_eigenvector(loss, x[i], t[i], vec[i][:, 0], hp)
         if pair is not None:
             found = Counterexample(loss.name, names, pair, tuple(x[i]), tuple(t[i]), float(eig[i, 0]), hp)
-            return _with_markdown(found, inputs_md)
+            return _with_html(found, inputs_html)
     # Jensen pairs: the honest test where the Hessian is zero almost everywhere (kinks)
     other, _ = loss.sample(rng, len(x))
     lam = rng.uniform(0.05, 0.95, size=(len(x), 1))
@@ -603,26 +622,84 @@ def check_convexity(
         pair = JensenPair(
             tuple(x[i]), tuple(other[i]), tuple(t[i]), float(lam[i, 0]), float(f_mid[i]), float(chord[i])
         )
-        return _with_markdown(Counterexample(loss.name, names, pair, hyper=hp), inputs_md)
+        return _with_html(Counterexample(loss.name, names, pair, hyper=hp), inputs_html)
     why: _Said = ("symbolic=False", "`symbolic=False`")
     if symbolic:
         subs = loss.substitutions(**hyper)
         reasons, method, why = _prove(loss, tuple(sorted(subs.items(), key=lambda kv: kv[0].name)))
         if reasons:
-            md = _head(loss.name, "proved convex", inputs_md, hp)
-            md += f": {reasons[0][1]}" if len(reasons) == 1 else "".join(f"\n- {r[1]}" for r in reasons)
-            return Proof(loss.name, names, method, tuple(r[0] for r in reasons), hp, md)  # type: ignore[arg-type]
+            markup = _head(loss.name, "proved convex", inputs_html, hp)
+            markup += f": {reasons[0][1]}" if len(reasons) == 1 else _items([r[1] for r in reasons])
+            return Proof(loss.name, names, method, tuple(r[0] for r in reasons), hp, markup)  # type: ignore[arg-type]
     min_eig = float(np.min(eig[ok, 0])) if ok.any() else float("nan")
-    md = _head(loss.name, "not refuted", inputs_md, hp) + (
+    markup = _head(loss.name, "not refuted", inputs_html, hp) + (
         f" on {len(x)} Hessian samples (smallest eigenvalue {min_eig:.3g}) and {len(x)} Jensen pairs; "
         f"no proof: {why[1]}"
     )
-    return NotRefuted(loss.name, names, len(x), len(x), min_eig, why[0], hp, md)
+    return NotRefuted(loss.name, names, len(x), len(x), min_eig, why[0], hp, markup)
 
 
-def _with_markdown(found: Counterexample, inputs_md: str) -> Counterexample:
-    lines = str(found).splitlines()[1:]
-    md = _head(found.loss, "not convex", inputs_md, found.hyper) + "".join(f"\n- {s.strip()}" for s in lines)
+def _with_html(found: Counterexample, inputs_html: str) -> Counterexample:
+    lines = [html.escape(line.strip()) for line in str(found).splitlines()[1:]]
+    markup = _head(found.loss, "not convex", inputs_html, found.hyper) + _items(lines)
     return Counterexample(
-        found.loss, found.inputs, found.jensen, found.point, found.target, found.eigenvalue, found.hyper, md
+        found.loss,
+        found.inputs,
+        found.jensen,
+        found.point,
+        found.target,
+        found.eigenvalue,
+        found.hyper,
+        markup,
     )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table of text and SymPy expressions: aligned plain text when printed, an HTML
+    table with the expressions as mathematics in a notebook and on the book's pages.
+
+    >>> from lossbook.notation import z
+    >>> print(Table(("loss", "second derivative"), (("exponential", sp.exp(-z)), ("square", 2 * z**0))))
+    loss         second derivative
+    exponential  exp(-z)
+    square       2
+    >>> Table(("a", "b"), (("only one",),))
+    Traceback (most recent call last):
+    ...
+    ValueError: rows must have 2 cells each, like header; row 0 has 1
+    """
+
+    header: tuple[Any, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.header, (tuple, list)) or not self.header:
+            raise TypeError(f"header must be a non-empty tuple of cells, got {self.header!r}")
+        for i, row in enumerate(self.rows):
+            if not isinstance(row, (tuple, list)) or len(row) != len(self.header):
+                got = len(row) if isinstance(row, (tuple, list)) else type(row).__name__
+                raise ValueError(
+                    f"rows must have {len(self.header)} cells each, like header; row {i} has {got}"
+                )
+
+    @staticmethod
+    def _cell(value: Any) -> tuple[str, str]:
+        return _say(value) if isinstance(value, (str, sp.Basic)) else _say(str(value))
+
+    def __str__(self) -> str:
+        cells = [[self._cell(c)[0] for c in row] for row in (self.header, *self.rows)]
+        widths = [max(len(row[j]) for row in cells) for j in range(len(self.header))]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{self._cell(c)[1]}</th>" for c in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{self._cell(c)[1]}</td>" for c in row) + "</tr>" for row in self.rows
+        )
+        return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -35,6 +35,13 @@ def _fmt(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"
 
 
+def _matrix(a: np.ndarray) -> str:
+    """A Hessian on one line: ``0`` for a 1×1, ``[1e+06, 1e+12; 1e+12, 1e+18]`` otherwise."""
+    if a.size == 1:
+        return f"{a.item():.6g}"
+    return "[" + "; ".join(", ".join(f"{v:.6g}" for v in row) for row in a) + "]"
+
+
 def _check_int(name: str, value: Any, low: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low} ({what}), got {value!r}")
@@ -79,22 +86,18 @@ class HessianCheck:
             raise AssertionError(str(self))
 
     def __str__(self) -> str:
-        counts = {
-            s: self.status.count(s) for s in ("agree", "kink", "boundary", "mismatch") if s in self.status
-        }
-        head = (
-            f"{self.loss}: SymPy Hessian vs torch.autograd.functional.hessian at {len(self.status)} points: "
-        )
-        lines = [head + ", ".join(f"{k} {v}" for k, v in counts.items())]
-        show = functools.partial(np.array2string, precision=6, separator=", ", max_line_width=10_000)
+        counts = [
+            f"{s} {self.status.count(s)}"
+            for s in ("agree", "kink", "boundary", "mismatch")
+            if s in self.status
+        ]
+        lines = [f"{self.loss}: SymPy vs PyTorch Hessian at {len(self.status)} points: {', '.join(counts)}"]
         for i, s in enumerate(self.status):
-            where = f"  {s} at input {_fmt(tuple(self.x[i]))}, target {_fmt(tuple(self.t[i]))}: PyTorch {show(self.torch[i])}"
+            where = f"  {s} at x = {_fmt(tuple(self.x[i]))}, t = {_fmt(tuple(self.t[i]))}: PyTorch {_matrix(self.torch[i])}"
             if s == "mismatch":
-                lines.append(f"{where}, SymPy {show(self.sympy[i])}")
+                lines.append(f"{where}, SymPy {_matrix(self.sympy[i])}")
             elif s != "agree":
-                lines.append(
-                    f"{where}, within SymPy's one-sided limits {show(self.low[i])} to {show(self.high[i])}"
-                )
+                lines.append(f"{where}; one-sided limits {_matrix(self.low[i])} to {_matrix(self.high[i])}")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -218,9 +221,9 @@ def hessian_check(
         **hyper: hyperparameters of the loss.
 
     >>> print(hessian_check("hinge", n=3))  # doctest: +NORMALIZE_WHITESPACE
-    hinge: SymPy Hessian vs torch.autograd.functional.hessian at 6 points: agree 4, kink 2
-      kink at input (1), target (1): PyTorch [[0.]], within SymPy's one-sided limits [[0.]] to [[0.]]
-      kink at input (-1), target (-1): PyTorch [[0.]], within SymPy's one-sided limits [[0.]] to [[0.]]
+    hinge: SymPy vs PyTorch Hessian at 6 points: agree 4, kink 2
+      kink at x = (1), t = (1): PyTorch 0; one-sided limits 0 to 0
+      kink at x = (-1), t = (-1): PyTorch 0; one-sided limits 0 to 0
     >>> hessian_check("mse", rtol=-1)
     Traceback (most recent call last):
     ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -208,13 +210,31 @@ def test_curvature_accepts_a_single_symbol():
 )
 def test_results_print_and_render_without_raw_sympy(name):
     result = lb.check_convexity(name, n=50)
-    text, md = str(result), result._repr_markdown_()
-    for shown in (text, md.replace("$", "")):
-        assert "**" not in shown.replace(f"**{name}**", ""), shown
+    text, markup = str(result), result._repr_html_()
+    assert "**" not in text
     assert "\\" not in text, "plain text never holds a LaTeX macro"
-    assert md.startswith(f"**{name}**: {result.verdict} in $"), md
+    assert markup.startswith(f'<strong>{name}</strong>: {result.verdict} in <span class="math'), markup
+    outside_math = re.sub(r'<span class="math notranslate nohighlight">.*?</span>', "", markup)
+    assert "**" not in outside_math
+    assert "\\" not in outside_math, "every formula in the HTML is inside a math span"
     if isinstance(result, lb.Proof) and name != "cross_entropy":
-        assert md.count("$") >= 4, "inputs and at least one formula are mathematics"
+        assert markup.count('class="math') >= 2, "inputs and at least one formula are mathematics"
+
+
+def test_table_renders_expressions_as_mathematics_and_text_without_macros():
+    table = cv.Table(
+        ("loss", "second derivative"), (("exponential", sp.exp(-z)), ("ratio", y**2 / sp.Symbol(r"\sigma")))
+    )
+    assert "\\" not in str(table)
+    assert "**" not in str(table)
+    assert "y²/σ" in str(table)
+    markup = table._repr_html_()
+    assert markup.count("<tr>") == 3
+    assert r'<span class="math notranslate nohighlight">\(e^{- z}\)</span>' in markup
+    with pytest.raises(TypeError, match="header must be a non-empty tuple of cells"):
+        cv.Table((), ())
+    with pytest.raises(ValueError, match="rows must have 2 cells each, like header; row 1 has 3"):
+        cv.Table(("a", "b"), (("x", "y"), ("x", "y", "z")))
 
 
 def test_plain_printer_uses_superscripts_and_book_symbols():
@@ -282,7 +302,7 @@ def test_a_wrong_hessian_is_a_mismatch():
     report = cv.hessian_check(wrong, n=4, edges=False)
     assert not report.ok
     assert set(report.status) == {"mismatch"}
-    with pytest.raises(AssertionError, match="mismatch at input"):
+    with pytest.raises(AssertionError, match="mismatch at x = "):
         report.assert_ok()
     np.testing.assert_allclose(report.torch - report.sympy, 2e-3, rtol=1e-9)
 
