@@ -2,7 +2,9 @@
 
 Every chapter starts with ``import lossbook as lb``. The package defines each loss once
 (:data:`LOSSES`), differentiates it with SymPy (:func:`derive`) and checks the result
-against PyTorch autograd and finite differences (:func:`crosscheck`).
+against PyTorch autograd and finite differences (:func:`crosscheck`). Everything a reader
+needs for a loss of their own is here at the top level: :class:`Loss`, :class:`Edge`,
+:class:`Hyper`, the domains (:data:`REAL`, :data:`NONNEGATIVE`, ...), :func:`evaluate`.
 
 >>> import lossbook as lb
 >>> lb.crosscheck("mse").ok
@@ -10,15 +12,47 @@ True
 """
 
 from lossbook import convexity, gradients, infotheory, notation, plot, sanity
-from lossbook.calculus import assert_equivalent, assert_same, derive, same
+from lossbook.calculus import PRECISIONS, assert_equivalent, assert_same, derive, evaluate, mp_function, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
+from lossbook.domains import (
+    BINARY,
+    COUNTS,
+    DOMAINS,
+    LOG_PROBABILITIES,
+    MEAN_AND_VARIANCE,
+    NONNEGATIVE,
+    ONE_HOT,
+    POSITIVE,
+    PROBABILITY,
+    REAL,
+    SIGNS,
+    SIMPLEX,
+    Domain,
+    Edge,
+    Hyper,
+)
 from lossbook.gradients import canonical_link_check, probe_kink
 from lossbook.infotheory import cross_entropy, entropy, js_divergence, kl_divergence
-from lossbook.losses import LOSSES, Domain, Edge, Hyper, Loss, get
+from lossbook.loss import Loss, NoFiniteMinimiser
+from lossbook.losses import LOSSES, get
+from lossbook.notation import symbol
 
 __all__ = [
+    "BINARY",
+    "COUNTS",
+    "DOMAINS",
+    "LOG_PROBABILITIES",
     "LOSSES",
+    "MEAN_AND_VARIANCE",
+    "NONNEGATIVE",
+    "ONE_HOT",
+    "POSITIVE",
+    "PRECISIONS",
+    "PROBABILITY",
+    "REAL",
+    "SIGNS",
+    "SIMPLEX",
     "Counterexample",
     "CrossCheck",
     "Domain",
@@ -26,6 +60,7 @@ __all__ = [
     "Hyper",
     "JensenPair",
     "Loss",
+    "NoFiniteMinimiser",
     "NotRefuted",
     "Proof",
     "Report",
@@ -38,16 +73,19 @@ __all__ = [
     "crosscheck",
     "derive",
     "entropy",
+    "evaluate",
     "get",
     "gradients",
     "infotheory",
     "js_divergence",
     "kl_divergence",
+    "mp_function",
     "notation",
     "plot",
     "probe_kink",
     "same",
     "sanity",
+    "symbol",
 ]
 
 __version__ = "0.1.0"

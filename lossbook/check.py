@@ -31,7 +31,6 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +39,15 @@ import numpy as np
 import sympy as sp
 import torch
 
-from lossbook.calculus import _derive, gradient_exprs, mp_function
-from lossbook.losses import Edge, Loss, get
+from lossbook.calculus import PRECISIONS, _derive, _eval, _mpf, gradient_exprs, mp_function
+from lossbook.domains import Edge
+from lossbook.loss import Loss
+from lossbook.losses import get
 from lossbook.notation import plain
 
 __all__ = ["CrossCheck", "Report", "crosscheck"]
 
-_PRECISIONS = (30, 60, 120, 240, 480, 960, 1920)
+_PRECISIONS = PRECISIONS  # the name used before 2026-12; use lossbook.PRECISIONS
 #: One-sided slopes at a kink are evaluated at x ± 1e-30 (relative), held in 80 digits.
 _KINK_STEP = 1e-30
 _SHIFT_DIGITS = 80
@@ -167,47 +168,6 @@ class Report:
         )
 
 
-def _mpf(v: Any) -> Any:
-    return v if isinstance(v, mpmath.mpf) else mpmath.mpf(float(v))
-
-
-def _eval(f: Any, args: Sequence[float], size: int) -> list[float]:
-    """Evaluate a lambdified list exactly enough to be a reference for float64.
-
-    Precision doubles from 30 digits until two successive precisions agree to 25 digits
-    on every entry. Zeros and non-finite values never count as agreement, because
-    cancellation produces them at any too-low precision (1 - σ(1000) is 0 below 435
-    digits); they are accepted only at the last precision, 1920 digits.
-    """
-    previous: list[Any] | None = None
-    values: list[Any] = [mpmath.nan] * size
-    for digits in _PRECISIONS:
-        with mpmath.workdps(digits):
-            try:
-                values = list(f(*(_mpf(a) for a in args)))
-            except (ZeroDivisionError, ValueError, OverflowError):
-                values = [mpmath.nan] * size
-            if previous is not None and all(_agree(a, b) for a, b in zip(previous, values, strict=True)):
-                break
-        previous = values
-    return [_to_float(v) for v in values]
-
-
-def _agree(a: Any, b: Any) -> bool:
-    if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or a == 0 or b == 0:
-        return False
-    return bool(abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b)))
-
-
-def _to_float(v: Any) -> float:
-    try:
-        if isinstance(v, mpmath.mpc) and v.imag != 0:
-            return math.nan
-        return float(mpmath.re(v)) if isinstance(v, mpmath.mpc) else float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _error(got: float, want: float, floor: float = _FLOOR) -> float:
     """|got - want| / max(|want|, floor): relative above ``floor`` in size, else absolute."""
     got, want = float(got), float(want)
@@ -256,20 +216,38 @@ def crosscheck(
     ValueError: focal: gamma must satisfy gamma >= 0, got -1.0
     """
     loss = get(loss)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
         raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    n = int(n)
     hp = loss.hyperparameters(**hyper)
     subs = loss.substitutions(**hyper)
+    layout = loss._layout()
 
     rng = np.random.default_rng(seed)
     xs, ts = loss.sample(rng, n)
     edges = loss.edges
     if points is not None:
-        px = loss._as_2d("x", points[0], loss.n_inputs, loss.input_domain).detach().double().numpy()
+        if not isinstance(points, (tuple, list)) or len(points) != 2:
+            raise ValueError(
+                "points must be a pair (x, t) shaped like Loss.pytorch's arguments, e.g. "
+                f"points=([0.5], [0.5]) for a one-input loss; got {type(points).__name__}"
+                + (f" of length {len(points)}" if isinstance(points, (tuple, list)) else "")
+            )
+        px = (
+            loss.as_rows("points[0] (x)", points[0], loss.n_inputs, loss.input_domain)
+            .detach()
+            .double()
+            .numpy()
+        )
         pt = (
-            loss._as_2d("t", points[1], loss.n_targets, loss.target_domain).detach().double().numpy()
+            loss.as_rows("points[1] (t)", points[1], loss.n_targets, loss.target_domain)
+            .detach()
+            .double()
+            .numpy()
             if loss.n_targets
             else np.zeros((px.shape[0], 0))
         )
@@ -351,7 +329,7 @@ def crosscheck(
     x_s = torch.tensor(xs[:n], dtype=torch.float64, requires_grad=True)
     t_s = torch.tensor(ts[:n], dtype=torch.float64)
     passed = torch.autograd.gradcheck(
-        lambda inp: loss.torch_fn(inp, t_s, **hp),
+        lambda inp: loss._call(inp, t_s, hp, layout),
         (x_s,),
         eps=1e-6,
         atol=1e-5,
@@ -426,6 +404,8 @@ def _switches(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> Any:
             found.extend(a - b for a, b in itertools.pairwise(node.args))
         elif isinstance(node, sp.Piecewise):
             found.extend(c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational))
+    # a switch that depends on the targets alone (0·log 0 at q = 0) is no kink in the inputs
+    found = [f for f in found if f.free_symbols & set(loss.inputs)]
     return mp_function(found, loss.inputs + loss.targets) if found else None
 
 
@@ -448,6 +428,16 @@ def _row(
 ) -> CrossCheck:
     i = int(np.argmax(errors))
     worst = f"{_describe(loss, xs[i], ts[i])}: PyTorch {got[i]:.17g}, SymPy {want[i]:.17g}"
+    undefined = ~np.isfinite(got) & ~np.isfinite(want) & (got != want)
+    undefined |= np.isnan(got) & np.isnan(want)
+    if undefined.any():
+        j = int(np.flatnonzero(undefined)[0])
+        worst += (
+            f". Both are undefined at {int(undefined.sum())} point(s), e.g. {_describe(loss, xs[j], ts[j])}: "
+            "such points lie outside the function's domain. The loss samples inputs from "
+            f"{loss.input_domain.description} and targets from {loss.target_domain.description}; declare "
+            "where it is defined, e.g. input_domain=lb.NONNEGATIVE, or a lb.Domain of your own"
+        )
     return CrossCheck(name, len(errors), float(errors[i]), rtol, bool(errors[i] <= rtol), worst)
 
 

@@ -11,9 +11,13 @@ notation page, the registry and the prose cannot drift apart. The table
 
 from __future__ import annotations
 
+import difflib
+
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 __all__ = [
+    "BOOK_SYMBOLS",
     "C_DEFAULT",
     "SYMBOLS",
     "alpha",
@@ -32,8 +36,10 @@ __all__ = [
     "sigma",
     "sigmoid",
     "softmax",
+    "symbol",
     "tau",
     "tau_q",
+    "text",
     "var",
     "y",
     "yhat",
@@ -166,3 +172,57 @@ def plain(symbol: sp.Symbol) -> str:
     for tex, text in _PLAIN.items():
         name = name.replace(tex, text)
     return name
+
+
+def _book_symbols() -> dict[str, sp.Symbol]:
+    table: dict[str, sp.Symbol] = {}
+    for name in __all__:
+        value = globals().get(name)
+        if isinstance(value, sp.Symbol):
+            table.setdefault(name, value)
+            table.setdefault(plain(value), value)
+            table.setdefault(value.name, value)
+    return table
+
+
+#: Every name a book symbol is known by (``"yhat"``, ``"ŷ"`` and ``"\\hat{y}"`` are ŷ).
+BOOK_SYMBOLS: dict[str, sp.Symbol] = _book_symbols()
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The book's symbol called ``name`` (its Python name, its Unicode name or its LaTeX name).
+
+    >>> symbol("yhat") is yhat and symbol("ŷ") is yhat
+    True
+    >>> symbol("yhatt")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'yhatt' is not a symbol of the book (did you mean 'yhat'?). Build expressions from lossbook.notation (y, z, p, yhat, mu, var, ...) or declare your own sp.Symbol(name, real=True)
+    """
+    if isinstance(name, sp.Symbol):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"a symbol name must be a string, got {type(name).__name__}")
+    try:
+        return BOOK_SYMBOLS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, [n for n in BOOK_SYMBOLS if n.isidentifier()], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{name!r} is not a symbol of the book{hint}. Build expressions from lossbook.notation "
+            "(y, z, p, yhat, mu, var, ...) or declare your own sp.Symbol(name, real=True)"
+        ) from None
+
+
+def text(expr: sp.Basic) -> str:
+    """An expression as one line of plain text for messages: Unicode names, ``^`` for powers.
+
+    >>> text((yhat - y) ** 2 / (2 * sigma**2))
+    '(ŷ - y)^2/(2*σ^2)'
+    """
+    return _TextPrinter().doprint(sp.sympify(expr)).replace("**", "^")
+
+
+class _TextPrinter(StrPrinter):
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return plain(expr)

@@ -98,14 +98,27 @@ def loss_curve(
     loss = get(loss)
     if isinstance(wrt, bool) or not isinstance(wrt, int) or not 0 <= wrt < loss.n_inputs:
         raise ValueError(f"{loss.name}: wrt must be an input index in [0, {loss.n_inputs}), got {wrt!r}")
-    t = np.atleast_1d(np.asarray(target, dtype=float))
+    try:
+        t = np.atleast_1d(np.asarray(target, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{loss.name}: target must be numbers, one per target symbol, got {target!r}"
+        ) from None
     if t.size != loss.n_targets:
         raise ValueError(f"{loss.name}: target must have {loss.n_targets} value(s), got {t.size}")
     if grid is None:
         low, high = (1e-3, 1 - 1e-3) if loss.input_domain is PROBABILITY else (-3, 3)
         grid = np.linspace(low, high, 401)
-    grid = np.asarray(grid, dtype=float)
-    base = np.zeros(loss.n_inputs) if inputs is None else np.asarray(inputs, dtype=float)
+    try:
+        grid = np.asarray(grid, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"{loss.name}: grid must be a sequence of numbers, got {grid!r}") from None
+    try:
+        base = np.zeros(loss.n_inputs) if inputs is None else np.asarray(inputs, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{loss.name}: inputs must be numbers, one per input symbol, got {inputs!r}"
+        ) from None
     if base.shape != (loss.n_inputs,):
         raise ValueError(f"{loss.name}: inputs must have {loss.n_inputs} value(s), got {base.shape}")
     x = np.tile(base, (grid.size, 1))
