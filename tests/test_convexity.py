@@ -105,7 +105,7 @@ def test_a_concave_kink_is_refuted_by_jensen_pairs_alone():
         expr=-sp.Abs(yhat - y),
         inputs=(yhat,),
         targets=(y,),
-        torch_fn=lambda x, t: -(x - t).abs()[:, 0],
+        torch_fn=lambda x, t: -(x - t).abs(),
     )
     result = lb.check_convexity(peak)
     assert isinstance(result, lb.Counterexample)
@@ -297,7 +297,7 @@ def test_a_wrong_hessian_is_a_mismatch():
         name="wrong_cube",
         expr=yhat**3 / 3,
         inputs=(yhat,),
-        torch_fn=lambda x, t: x[:, 0] ** 3 / 3 + x[:, 0] ** 2 * 1e-3,  # curvature off by 2e-3
+        torch_fn=lambda x, t: x**3 / 3 + x**2 * 1e-3,  # curvature off by 2e-3
     )
     report = cv.hessian_check(wrong, n=4, edges=False)
     assert not report.ok
@@ -313,7 +313,7 @@ def test_a_jump_in_the_wrong_place_is_a_mismatch():
         name="abs_spike",
         expr=sp.Abs(yhat),
         inputs=(yhat,),
-        torch_fn=lambda x, t: x[:, 0].abs() + torch.where(x[:, 0] == 0, x[:, 0] ** 2, 0 * x[:, 0]),
+        torch_fn=lambda x, t: x.abs() + torch.where(x == 0, x**2, 0 * x),
     )
     report = cv.hessian_check(spike, ([0.0, 0.5], np.zeros((2, 0))))
     assert report.status == ("mismatch", "agree"), str(report)
