@@ -50,12 +50,14 @@ from typing import Any, Literal
 import numpy as np
 import sympy as sp
 import torch
-from sympy.printing.precedence import PRECEDENCE
-from sympy.printing.str import StrPrinter
 
 from lossbook import losses as L
 from lossbook.hessians import HessianCheck, _check_int, hessian_check
 from lossbook.losses import Loss, get
+from lossbook.mathtext import Table
+from lossbook.mathtext import math_html as _math
+from lossbook.mathtext import say as _say
+from lossbook.mathtext import show as _show
 from lossbook.notation import plain
 
 __all__ = [
@@ -70,60 +72,10 @@ __all__ = [
     "hessian_check",
 ]
 
-# hessian_check (lossbook.hessians) is re-exported: the chapter reaches it from here
+# hessian_check (lossbook.hessians) and Table (lossbook.mathtext) are re-exported: the chapter
+# reaches them from here
 
 Curvature = Literal["affine", "convex", "concave"]
-
-# --------------------------------------------------------------------------- text and math
-
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-class _TextPrinter(StrPrinter):
-    """Plain text in the book's notation: ŷ and σ², max and |·|, powers as superscripts."""
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return plain(expr)
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        base, k = expr.args
-        if k.is_Rational and k < 0 and k != -1:
-            return "1/" + self.parenthesize(base ** (-k), PRECEDENCE["Mul"], strict=True)
-        if k.is_Integer and k > 1:
-            return self.parenthesize(base, PRECEDENCE["Pow"], strict=True) + str(k).translate(_SUPERSCRIPT)
-        if k.is_Integer or abs(k) == sp.S.Half:
-            return super()._print_Pow(expr, rational)
-        exponent = self.parenthesize(k, PRECEDENCE["Pow"], strict=True)
-        return f"{self.parenthesize(base, PRECEDENCE['Pow'], strict=True)}^{exponent}"
-
-    def _print_Max(self, expr: sp.Max) -> str:
-        return f"max({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Min(self, expr: sp.Min) -> str:
-        return f"min({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Equality(self, expr: sp.Eq) -> str:
-        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
-
-    def _print_Abs(self, expr: sp.Abs) -> str:
-        return f"|{self._print(expr.args[0])}|"
-
-
-def _show(expr: Any) -> str:
-    """``expr`` as plain text: ``max(0, 1 - z)²``, never ``**`` or a LaTeX macro."""
-    return _TextPrinter(settings={"order": None}).doprint(sp.sympify(expr))
-
-
-def _math(latex: str) -> str:
-    """Inline mathematics in HTML, typeset by MathJax in a notebook and on the book's pages."""
-    return rf'<span class="math notranslate nohighlight">\({html.escape(latex)}\)</span>'
-
-
-def _say(*parts: Any) -> tuple[str, str]:
-    """Plain text and HTML (formulas as mathematics) of prose strings and SymPy pieces."""
-    text = "".join(p if isinstance(p, str) else _show(p) for p in parts)
-    markup = "".join(html.escape(p) if isinstance(p, str) else _math(sp.latex(p)) for p in parts)
-    return text, markup
 
 
 def _case(case: dict[sp.Symbol, Any]) -> tuple[str, str]:
@@ -652,54 +604,3 @@ def _with_html(found: Counterexample, inputs_html: str) -> Counterexample:
         found.hyper,
         markup,
     )
-
-
-@dataclass(frozen=True)
-class Table:
-    """A small table of text and SymPy expressions: aligned plain text when printed, an HTML
-    table with the expressions as mathematics in a notebook and on the book's pages.
-
-    >>> from lossbook.notation import z
-    >>> print(Table(("loss", "second derivative"), (("exponential", sp.exp(-z)), ("square", 2 * z**0))))
-    loss         second derivative
-    exponential  exp(-z)
-    square       2
-    >>> Table(("a", "b"), (("only one",),))
-    Traceback (most recent call last):
-    ...
-    ValueError: rows must have 2 cells each, like header; row 0 has 1
-    """
-
-    header: tuple[Any, ...]
-    rows: tuple[tuple[Any, ...], ...]
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.header, (tuple, list)) or not self.header:
-            raise TypeError(f"header must be a non-empty tuple of cells, got {self.header!r}")
-        for i, row in enumerate(self.rows):
-            if not isinstance(row, (tuple, list)) or len(row) != len(self.header):
-                got = len(row) if isinstance(row, (tuple, list)) else type(row).__name__
-                raise ValueError(
-                    f"rows must have {len(self.header)} cells each, like header; row {i} has {got}"
-                )
-
-    @staticmethod
-    def _cell(value: Any) -> tuple[str, str]:
-        return _say(value) if isinstance(value, (str, sp.Basic)) else _say(str(value))
-
-    def __str__(self) -> str:
-        cells = [[self._cell(c)[0] for c in row] for row in (self.header, *self.rows)]
-        widths = [max(len(row[j]) for row in cells) for j in range(len(self.header))]
-        return "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-        )
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(str(self))
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{self._cell(c)[1]}</th>" for c in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{self._cell(c)[1]}</td>" for c in row) + "</tr>" for row in self.rows
-        )
-        return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

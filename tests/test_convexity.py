@@ -230,6 +230,7 @@ def test_table_renders_expressions_as_mathematics_and_text_without_macros():
     assert "y²/σ" in str(table)
     markup = table._repr_html_()
     assert markup.count("<tr>") == 3
+    assert markup.count("<td ") == 4
     assert r'<span class="math notranslate nohighlight">\(e^{- z}\)</span>' in markup
     with pytest.raises(TypeError, match="header must be a non-empty tuple of cells"):
         cv.Table((), ())
