@@ -124,4 +124,4 @@ class Table:
         head = "".join(f"<th {pad}>{self._cell(c)[1]}</th>" for c in self.header)
         cells = ("".join(f"<td {pad}>{self._cell(c)[1]}</td>" for c in row) for row in self.rows)
         body = "".join(f"<tr>{row}</tr>" for row in cells)
-        return f'<table class="table" style="width: auto"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return f'<table class="table" style="width: auto; font-size: 0.85em"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
