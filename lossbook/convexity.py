@@ -13,21 +13,27 @@ loss's domain allows and at the given hyperparameters:
   inputs) is non-negative;
 * a loss built from kinks (``Max``, ``Abs``) is convex when composition rules say so:
   affine pieces, sums, non-negative multiples, maxima of convex pieces, ``|affine|``,
-  ``exp`` of a convex piece, powers ``g^k`` (k >= 1) of a non-negative convex piece.
+  ``exp`` of a convex piece, powers ``g^k`` (k >= 1) of a non-negative convex piece ``g``
+  (``t^k`` is convex and non-decreasing on the range ``[0, ∞)`` of ``g``, though not on ℝ).
 
 When SymPy cannot decide either, the result says what was tried: :class:`NotRefuted`. No
-result is a bare ``True``: a result cannot be used as a truth value.
+result is a bare ``True``: a result cannot be used as a truth value. Each result prints as
+plain text and renders in a notebook as Markdown with the formulas as mathematics.
 
 The two certificates concern different functions. A :class:`Proof` is about the SymPy
 formula (``loss.expr``); a :class:`Counterexample` is about PyTorch's float64 function
 (``loss.pytorch``). They can differ: PyTorch's ``binary_cross_entropy`` clamps
 ``log p`` at -100, so it is not convex at ``p = e**-100`` although the formula is.
 
+:func:`hessian_check` compares the SymPy Hessian of a loss with
+``torch.autograd.functional.hessian``, point by point, including kinks, where SymPy's
+second derivative holds a Dirac mass and autograd returns one of the one-sided values.
+
 >>> import lossbook as lb
 >>> print(lb.check_convexity("hinge"))
 hinge: proved convex in z
-  y = -1: convex by composition rules: Max(0, z + 1)
-  y = 1: convex by composition rules: Max(0, 1 - z)
+  y = -1: convex by composition rules: max(0, z + 1)
+  y = 1: convex by composition rules: max(0, 1 - z)
 >>> result = lb.check_convexity("student_t_nll")
 >>> type(result).__name__, result.eigenvalue < 0
 ('Counterexample', True)
@@ -35,6 +41,8 @@ hinge: proved convex in z
 
 from __future__ import annotations
 
+import functools
+import html
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -44,16 +52,47 @@ import sympy as sp
 import torch
 
 from lossbook import losses as L
+from lossbook.hessians import HessianCheck, _check_int, hessian_check
 from lossbook.losses import Loss, get
+from lossbook.mathtext import Table
+from lossbook.mathtext import math_html as _math
+from lossbook.mathtext import say as _say
+from lossbook.mathtext import show as _show
 from lossbook.notation import plain
 
-__all__ = ["Counterexample", "JensenPair", "NotRefuted", "Proof", "check_convexity", "curvature"]
+__all__ = [
+    "Counterexample",
+    "HessianCheck",
+    "JensenPair",
+    "NotRefuted",
+    "Proof",
+    "Table",
+    "check_convexity",
+    "curvature",
+    "hessian_check",
+]
+
+# hessian_check (lossbook.hessians) and Table (lossbook.mathtext) are re-exported: the chapter
+# reaches them from here
 
 Curvature = Literal["affine", "convex", "concave"]
 
 
+def _case(case: dict[sp.Symbol, Any]) -> tuple[str, str]:
+    shown = [(k, v) for k, v in case.items() if not isinstance(v, sp.Symbol)]
+    if not shown:
+        return "", ""
+    text = ", ".join(f"{plain(k)} = {v}" for k, v in shown) + ": "
+    return text, _math(", ".join(sp.latex(sp.Eq(k, v, evaluate=False)) for k, v in shown)) + ": "
+
+
+# --------------------------------------------------------------------------- results
+
+
 class _Verdict:
-    """Shared behaviour of the three results: printable, never a truth value."""
+    """Shared behaviour of the three results: printable, renderable, never a truth value."""
+
+    html: str
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -61,12 +100,28 @@ class _Verdict:
             "or read result.verdict"
         )
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return self.html or "<br>".join(map(html.escape, str(self).splitlines()))
+
+
+def _head(loss: str, verdict: str, inputs_html: str, hyper: dict[str, float]) -> str:
+    at = f" at {html.escape(_fmt_hyper(hyper))}" if hyper else ""
+    return f"<strong>{html.escape(loss)}</strong>: {verdict} in {inputs_html}{at}"
+
+
+def _items(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
+
 
 @dataclass(frozen=True)
 class Proof(_Verdict):
     """SymPy proved the loss convex in its inputs, for every target in the target domain.
 
-    ``reasons`` has one line per case the proof needed (for example one per label).
+    ``reasons`` has one line per case the proof needed (for example one per label);
+    ``html`` is the same with the formulas as mathematics.
     """
 
     loss: str
@@ -74,6 +129,7 @@ class Proof(_Verdict):
     method: Literal["hessian", "composition"]
     reasons: tuple[str, ...]
     hyper: dict[str, float] = field(default_factory=dict)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "proved convex"
 
@@ -118,6 +174,7 @@ class Counterexample(_Verdict):
     target: tuple[float, ...] | None = None
     eigenvalue: float | None = None
     hyper: dict[str, float] = field(default_factory=dict)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "not convex"
 
@@ -147,6 +204,7 @@ class NotRefuted(_Verdict):
     min_eigenvalue: float
     why_no_proof: str
     hyper: dict[str, float] = field(default_factory=dict)
+    html: str = field(default="", repr=False, compare=False)
 
     verdict = "not refuted"
 
@@ -183,17 +241,24 @@ def _nonnegative(expr: sp.Expr) -> bool:
     return sp.count_ops(expr) < 80 and bool(sp.simplify(expr).is_nonnegative)
 
 
-def _in_exp_coordinates(h: sp.Matrix, inputs: tuple[sp.Symbol, ...]) -> tuple[sp.Matrix, bool]:
-    """Write each input ``s`` as ``log u`` with ``u > 0`` when the matrix holds exponentials.
+def _hessian_in_exp_coordinates(expr: sp.Expr, inputs: tuple[sp.Symbol, ...]) -> sp.Matrix | None:
+    """The Hessian in ``inputs`` with each input ``s`` written as ``log u``, ``u > 0``.
 
-    Softmax and sigmoid terms then become rational functions of positive numbers, which
-    SymPy cancels, factors and signs quickly. A sign proved for every ``u > 0`` holds for
-    every real input.
+    Softmax and sigmoid terms become rational functions of positive numbers, which SymPy
+    cancels, factors and signs quickly. The substitution is made in the expression, before
+    differentiating: with ``g(u) = f(log u)`` the chain rule gives
+    ``∂²f/∂s_i∂s_j = u_i u_j ∂²g/∂u_i∂u_j + [i = j] u_i ∂g/∂u_i``. A sign proved for every
+    ``u > 0`` holds for every real input. ``None`` when the expression has no exponentials.
     """
-    if not any(e.has(sp.exp, sp.cosh, sp.sinh, sp.tanh) for e in h):
-        return h, False
-    u = {s: sp.log(sp.Symbol(f"u_{i}", positive=True)) for i, s in enumerate(inputs)}
-    return h.applyfunc(lambda e: sp.cancel(sp.powsimp(e.rewrite(sp.exp).subs(u), force=True))), True
+    if not expr.has(sp.exp, sp.cosh, sp.sinh, sp.tanh):
+        return None
+    u = [sp.Symbol(f"u_{i}", positive=True) for i in range(len(inputs))]
+    g = sp.expand_log(expr.rewrite(sp.exp).subs(dict(zip(inputs, map(sp.log, u), strict=True))))
+    grad = [sp.diff(g, ui) for ui in u]
+    k = len(u)
+    return sp.Matrix(
+        k, k, lambda i, j: sp.cancel(u[i] * u[j] * sp.diff(grad[i], u[j]) + (u[i] * grad[i] if i == j else 0))
+    )
 
 
 def curvature(expr: sp.Expr, inputs: tuple[sp.Symbol, ...]) -> Curvature | None:
@@ -204,20 +269,38 @@ def curvature(expr: sp.Expr, inputs: tuple[sp.Symbol, ...]) -> Curvature | None:
     ('convex', 'convex')
     >>> curvature(sp.Max(0, 1 - z) ** 2, (z,)), curvature(-sp.Abs(z), (z,)), curvature(sp.sin(z), (z,))
     ('convex', 'concave', None)
+    >>> curvature((z**2 - 1) ** 2, (z,))  # t² is not non-decreasing on the range [-1, ∞) of z² - 1
+    >>> curvature("z**2", (z,))
+    Traceback (most recent call last):
+    ...
+    TypeError: expr must be a SymPy expression (strings are not parsed), got str
     """
+    if isinstance(expr, str) or not isinstance(expr, (sp.Expr, int, float)) or isinstance(expr, bool):
+        raise TypeError(
+            f"expr must be a SymPy expression (strings are not parsed), got {type(expr).__name__}"
+        )
     expr = sp.sympify(expr)
+    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise ValueError(f"expr must be finite, got {_show(expr)}")
+    items = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+    if not items or not all(isinstance(s, sp.Symbol) for s in items):
+        raise TypeError(f"inputs must be a non-empty sequence of SymPy symbols, got {inputs!r}")
+    return _curvature(expr, tuple(items))
+
+
+def _curvature(expr: sp.Expr, inputs: tuple[sp.Symbol, ...]) -> Curvature | None:
     if not expr.free_symbols & set(inputs):
         return "affine"
     if expr.is_polynomial(*inputs) and sp.Poly(expr, *inputs).total_degree() <= 1:
         return "affine"
     if isinstance(expr, sp.Add):
-        kinds = {curvature(a, inputs) for a in expr.args} - {"affine"}
+        kinds = {_curvature(a, inputs) for a in expr.args} - {"affine"}
         if not kinds:
             return "affine"
         return kinds.pop() if len(kinds) == 1 and None not in kinds else None
     if isinstance(expr, sp.Mul):
         const, rest = expr.as_independent(*inputs, as_Add=False)
-        kind = curvature(rest, inputs) if const != 1 else None
+        kind = _curvature(rest, inputs) if const != 1 else None
         if kind is None or kind == "affine":
             return kind
         if const.is_nonnegative:
@@ -227,25 +310,26 @@ def curvature(expr: sp.Expr, inputs: tuple[sp.Symbol, ...]) -> Curvature | None:
         return None
     if isinstance(expr, (sp.Max, sp.Min)):
         wanted = "convex" if isinstance(expr, sp.Max) else "concave"
-        kinds = {curvature(a, inputs) for a in expr.args}
+        kinds = {_curvature(a, inputs) for a in expr.args}
         return wanted if kinds <= {"affine", wanted} else None
     if isinstance(expr, sp.Abs):
-        return "convex" if curvature(expr.args[0], inputs) == "affine" else None
-    if isinstance(expr, sp.exp):
-        return "convex" if curvature(expr.args[0], inputs) in ("affine", "convex") else None
+        return "convex" if _curvature(expr.args[0], inputs) == "affine" else None
+    if isinstance(expr, sp.exp):  # exp is convex and non-decreasing on all of ℝ
+        return "convex" if _curvature(expr.args[0], inputs) in ("affine", "convex") else None
     if isinstance(expr, sp.Pow):
         base, k = expr.args
         if not (k.is_number and k >= 1):
             return None
-        kind = curvature(base, inputs)
+        kind = _curvature(base, inputs)
         if kind == "affine" and k.is_even:
             return "convex"
+        # t^k is convex and non-decreasing on [0, ∞): enough when the base never leaves it
         if kind in ("affine", "convex") and base.is_nonnegative:
             return "convex"
     return None
 
 
-def _target_cases(loss: Loss, matrix: sp.Matrix | None) -> tuple[list[dict[sp.Symbol, Any]], str] | None:
+def _target_cases(loss: Loss, expr: sp.Expr, kinked: bool) -> tuple[list[dict[sp.Symbol, Any]], str] | None:
     """Substitutions that cover every target value the domain allows, and a description.
 
     ``None`` when the domain cannot be covered (the proof must then be left to sampling).
@@ -263,8 +347,8 @@ def _target_cases(loss: Loss, matrix: sp.Matrix | None) -> tuple[list[dict[sp.Sy
         cases = [{s: int(i == c) for i, s in enumerate(ts)} for c in range(len(ts))]
         return cases, "every one-hot target"
     if dom is L.PROBABILITY:
-        # a matrix affine in the targets is PSD on [0, 1]^k if it is PSD at the corners
-        if matrix is None or any(sp.diff(e, s, 2) != 0 for e in matrix for s in ts):
+        # a Hessian affine in the targets is PSD on [0, 1]^k if it is PSD at the corners
+        if kinked or any(sp.diff(e, s, 2) != 0 for e in sp.hessian(expr, loss.inputs) for s in ts):
             return None
         cases = [dict(zip(ts, combo, strict=True)) for combo in itertools.product((0, 1), repeat=len(ts))]
         return cases, f"{names} in [0, 1]"
@@ -289,74 +373,93 @@ def _principal_minors(h: sp.Matrix) -> list[sp.Expr]:
 
 
 _KINKS = (sp.Max, sp.Min, sp.Abs, sp.Piecewise, sp.Heaviside, sp.sign)
+_Said = tuple[str, str]  # (plain text, Markdown)
 
 
-def _prove(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> tuple[Proof | None, str]:
-    """A proof, or ``None`` and the reason SymPy could not give one."""
-    expr = loss.expr.subs(subs)
-    names = tuple(plain(s) for s in loss.inputs)
-    if expr.has(*_KINKS):
-        cases = _target_cases(loss, None if loss.target_domain is L.PROBABILITY else sp.Matrix([0]))
-        if cases is None:
-            return None, f"kinks, and targets in {loss.target_domain.description} cannot be enumerated"
-        reasons = []
-        for case in cases[0]:
-            kind = curvature(expr.subs(case), loss.inputs)
+def _second_derivative_reason(expr: sp.Expr, s: sp.Symbol) -> _Said | None:
+    second = sp.diff(expr, s, 2)
+    second = second if sp.count_ops(second) > 80 else sp.simplify(second)
+    if _nonnegative(second):
+        return _say("the second derivative ", second, " is ≥ 0")
+    in_u = _hessian_in_exp_coordinates(expr, (s,))
+    if in_u is not None and _nonnegative(in_u[0, 0]):
+        return _say("the second derivative ", second, " is ≥ 0")
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _prove(loss: Loss, subs_items: tuple[tuple[sp.Symbol, sp.Expr], ...]) -> tuple[list[_Said], str, _Said]:
+    """``(reasons, method, "")`` for a proof, or ``([], "", why)`` when SymPy gives none.
+
+    Cached: a loss at given hyperparameters is proved once per session.
+    """
+    expr = loss.expr.subs(dict(subs_items))
+    kinked = expr.has(*_KINKS)
+    covered = _target_cases(loss, expr, kinked)
+    if covered is None:
+        what = "kinks, and targets" if kinked else "the Hessian is not affine in targets that lie"
+        return [], "", _say(f"{what} in {loss.target_domain.description} cannot be enumerated")
+    cases, description = covered
+    reasons: list[_Said] = []
+    if kinked:
+        for case in cases:
+            piece = expr.subs(case)
+            kind = _curvature(piece, loss.inputs)
             if kind not in ("affine", "convex"):
-                return None, "the formula has kinks or branches that the composition rules do not cover"
-            reasons.append(f"{_case_text(case)}{kind} by composition rules: {_show(expr.subs(case))}")
-        return Proof(loss.name, names, "composition", tuple(reasons)), ""
-    hess = sp.hessian(expr, loss.inputs)
-    cases = _target_cases(loss, hess)
-    if cases is None:
-        return None, f"the Hessian is not affine in targets that lie in {loss.target_domain.description}"
-    reasons = []
-    hess_u, substituted = _in_exp_coordinates(hess, loss.inputs) if hess.shape[0] > 1 else (hess, False)
-    minors_of: dict[sp.ImmutableMatrix, list[sp.Expr]] = {}  # cases often share one Hessian
-    for case in cases[0]:
-        h = hess.subs(case)
-        if h.shape == (1, 1):
-            second = h[0, 0] if sp.count_ops(h[0, 0]) > 80 else sp.simplify(h[0, 0])
-            if not (_nonnegative(second) or _nonnegative(_in_exp_coordinates(h, loss.inputs)[0][0, 0])):
-                return None, f"SymPy cannot show the second derivative {_show(second)} >= 0"
-            reasons.append(f"{_case_text(case)}the second derivative {_show(second)} is >= 0")
-            continue
-        key = sp.ImmutableMatrix(hess_u.subs(case).applyfunc(sp.cancel))
-        if key not in minors_of:
-            minors_of[key] = [sp.factor(sp.cancel(m)) for m in _principal_minors(key)]
-            for minor in minors_of[key]:
-                if not _nonnegative(minor):
-                    return None, f"SymPy cannot show the principal minor {_show(minor)} >= 0"
-        minors = minors_of[key]
-        zeros = sum(m == 0 for m in minors)
-        where = " (inputs written as log u_i, u_i > 0)" if substituted else ""
-        reasons.append(
-            f"{_case_text(case)}all {len(minors)} principal minors of the Hessian are >= 0"
-            f"{where} ({zeros} identically 0)"
-        )
-    if len(reasons) == 1 and cases[1]:
-        reasons = [f"for {cases[1]}, {reasons[0]}"]
-    elif cases[1]:
-        reasons = [f"for {cases[1]}:", *reasons]
-    return Proof(loss.name, names, "hessian", tuple(reasons)), ""
-
-
-def _show(expr: sp.Expr) -> str:
-    """``expr`` as plain text in the book's notation (ŷ rather than \\hat{y})."""
-    expr = sp.sympify(expr)
-    return sp.sstr(expr.subs({s: sp.Symbol(plain(s)) for s in expr.free_symbols}))
-
-
-def _case_text(case: dict[sp.Symbol, Any]) -> str:
-    shown = {plain(k): v for k, v in case.items() if not isinstance(v, sp.Symbol)}
-    return "".join(f"{k} = {v}, " for k, v in shown.items()).rstrip(", ") + (": " if shown else "")
+                return (
+                    [],
+                    "",
+                    _say("the formula has kinks or branches that the composition rules do not cover"),
+                )
+            said = _say(f"{kind} by composition rules: ", piece)
+            reasons.append(tuple(c + s for c, s in zip(_case(case), said, strict=True)))
+        return reasons, "composition", ("", "")
+    minors_of: dict[sp.ImmutableMatrix, tuple[list[sp.Expr], bool]] = {}  # cases often share one
+    for case in cases:
+        piece = expr.subs(case)
+        if len(loss.inputs) == 1:
+            said = _second_derivative_reason(piece, loss.inputs[0])
+            if said is None:
+                second = sp.diff(piece, loss.inputs[0], 2)
+                return [], "", _say("SymPy cannot show the second derivative ", second, " ≥ 0")
+        else:
+            in_u = _hessian_in_exp_coordinates(piece, loss.inputs)
+            key = sp.ImmutableMatrix(in_u if in_u is not None else sp.hessian(piece, loss.inputs))
+            if key not in minors_of:
+                minors = [sp.factor(sp.cancel(m)) for m in _principal_minors(key)]
+                for minor in minors:
+                    if not _nonnegative(minor):
+                        return [], "", _say("SymPy cannot show the principal minor ", minor, " ≥ 0")
+                minors_of[key] = (minors, in_u is not None)
+            minors, substituted = minors_of[key]
+            zeros = sum(m == 0 for m in minors)
+            u_i, z_i = sp.symbols("u_i z_i")
+            where = (
+                (" (inputs written as ", sp.Eq(z_i, sp.log(u_i)), ", ", u_i > 0, ")") if substituted else ()
+            )
+            said = _say(
+                f"all {len(minors)} principal minors of the Hessian are ≥ 0",
+                *where,
+                f" ({zeros} identically 0)",
+            )
+        reasons.append(tuple(c + s for c, s in zip(_case(case), said, strict=True)))
+    if len(reasons) == 1 and description:
+        reasons = [(f"for {description}, {reasons[0][0]}", f"for {description}, {reasons[0][1]}")]
+    elif description:
+        reasons = [(f"for {description}:", f"for {description}:"), *reasons]
+    return reasons, "hessian", ("", "")
 
 
 # --------------------------------------------------------------------------- sampling
 
 
 def _hessians(loss: Loss, x: np.ndarray, t: np.ndarray, hyper: dict[str, float]) -> np.ndarray:
-    """PyTorch's per-row Hessians, shape (N, k, k), from k double-backward passes."""
+    """PyTorch's per-row Hessians, shape (N, k, k), from k double-backward passes.
+
+    Rows of a per-example loss do not interact, so the Hessian of the summed loss is block
+    diagonal and row i of the k gradients of its gradient is the Hessian at example i (the
+    tests compare it with ``torch.autograd.functional.hessian`` point by point).
+    """
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     values = loss.pytorch(xt, t, **hyper)
     (grad,) = torch.autograd.grad(values.sum(), xt, create_graph=True)
@@ -382,16 +485,21 @@ def _violation(f_mid: np.ndarray, chord: np.ndarray) -> np.ndarray:
 def _jensen_from_eigenvector(
     loss: Loss, x: np.ndarray, t: np.ndarray, v: np.ndarray, hyper: dict[str, float]
 ) -> JensenPair | None:
-    for h in 10.0 ** np.arange(0.0, -5.5, -0.5):
-        a, b = x + h * v, x - h * v
-        ends = np.stack([a, b])
-        if not loss.input_domain.check(ends):
-            continue
-        fa, fb = _values(loss, ends, np.stack([t, t]), hyper)
-        (fx,) = _values(loss, x[None], t[None], hyper)
-        chord = 0.5 * fa + 0.5 * fb
-        if np.isfinite(fx) and np.isfinite(chord) and _violation(np.array(fx), np.array(chord)) > 0:
-            return JensenPair(tuple(a), tuple(b), tuple(t), 0.5, float(fx), float(chord))
+    steps = 10.0 ** np.arange(0.0, -5.5, -0.5)
+    ends = np.concatenate([x + steps[:, None] * v, x - steps[:, None] * v])  # all steps at once
+    inside = np.array([loss.input_domain.check(e[None]) for e in ends])
+    inside = inside[: len(steps)] & inside[len(steps) :]
+    if not inside.any():
+        return None
+    (fx,) = _values(loss, x[None], t[None], hyper)
+    f_ends = _values(
+        loss, np.where(np.concatenate([inside, inside])[:, None], ends, x), np.tile(t, (len(ends), 1)), hyper
+    )
+    chord = 0.5 * f_ends[: len(steps)] + 0.5 * f_ends[len(steps) :]
+    for i in np.flatnonzero(inside):  # the longest step that shows a violation
+        if np.isfinite(fx) and np.isfinite(chord[i]) and _violation(np.array(fx), chord[i]) > 0:
+            a, b = ends[i], ends[len(steps) + i]
+            return JensenPair(tuple(a), tuple(b), tuple(t), 0.5, float(fx), float(chord[i]))
     return None
 
 
@@ -412,7 +520,7 @@ def check_convexity(
         **hyper: hyperparameters of the loss.
 
     >>> print(check_convexity("mse"))
-    mse: proved convex in ŷ: for every y (real numbers), the second derivative 2 is >= 0
+    mse: proved convex in ŷ: for every y (real numbers), the second derivative 2 is ≥ 0
     >>> print(check_convexity("huber", n=200))  # doctest: +ELLIPSIS
     huber: not refuted in ŷ at delta = 1 on 204 Hessian samples (smallest eigenvalue 0) and 204 Jensen pairs; ...
     >>> check_convexity("mse", n=0)
@@ -421,14 +529,14 @@ def check_convexity(
     ValueError: n must be an integer >= 1 (samples), got 0
     """
     loss = get(loss)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1 (samples), got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    n = _check_int("n", n, 1, "samples")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     if not isinstance(symbolic, bool):
         raise TypeError(f"symbolic must be True or False, got {type(symbolic).__name__}")
     hp = loss.hyperparameters(**hyper)
     names = tuple(plain(s) for s in loss.inputs)
+    inputs_html = _math(", ".join(sp.latex(s) for s in loss.inputs))
     # sampling is cheap and a confirmed counterexample rules out any proof: refute first
     rng = np.random.default_rng(seed)
     x, t = loss.sample(rng, n)
@@ -450,26 +558,49 @@ def check_convexity(
             break
         pair = _jensen_from_eigenvector(loss, x[i], t[i], vec[i][:, 0], hp)
         if pair is not None:
-            return Counterexample(loss.name, names, pair, tuple(x[i]), tuple(t[i]), float(eig[i, 0]), hp)
+            found = Counterexample(loss.name, names, pair, tuple(x[i]), tuple(t[i]), float(eig[i, 0]), hp)
+            return _with_html(found, inputs_html)
     # Jensen pairs: the honest test where the Hessian is zero almost everywhere (kinks)
     other, _ = loss.sample(rng, len(x))
     lam = rng.uniform(0.05, 0.95, size=(len(x), 1))
     mid = lam * x + (1 - lam) * other
     with np.errstate(all="ignore"):
+        f_mid = _values(loss, mid, t, hp)
         chord = lam[:, 0] * _values(loss, x, t, hp) + (1 - lam[:, 0]) * _values(loss, other, t, hp)
-        gap = _violation(_values(loss, mid, t, hp), chord)
+        gap = _violation(f_mid, chord)
     gap = np.where(np.isfinite(gap), gap, -np.inf)
     if gap.max() > 0:
         i = int(gap.argmax())
         pair = JensenPair(
-            tuple(x[i]), tuple(other[i]), tuple(t[i]), float(lam[i, 0]),
-            float(_values(loss, mid[i : i + 1], t[i : i + 1], hp)[0]), float(chord[i]),
-        )  # fmt: skip
-        return Counterexample(loss.name, names, pair, hyper=hp)
-    why = "symbolic=False"
+            tuple(x[i]), tuple(other[i]), tuple(t[i]), float(lam[i, 0]), float(f_mid[i]), float(chord[i])
+        )
+        return _with_html(Counterexample(loss.name, names, pair, hyper=hp), inputs_html)
+    why: _Said = ("symbolic=False", "`symbolic=False`")
     if symbolic:
-        proof, why = _prove(loss, loss.substitutions(**hyper))
-        if proof is not None:
-            return Proof(proof.loss, proof.inputs, proof.method, proof.reasons, hp)
+        subs = loss.substitutions(**hyper)
+        reasons, method, why = _prove(loss, tuple(sorted(subs.items(), key=lambda kv: kv[0].name)))
+        if reasons:
+            markup = _head(loss.name, "proved convex", inputs_html, hp)
+            markup += f": {reasons[0][1]}" if len(reasons) == 1 else _items([r[1] for r in reasons])
+            return Proof(loss.name, names, method, tuple(r[0] for r in reasons), hp, markup)  # type: ignore[arg-type]
     min_eig = float(np.min(eig[ok, 0])) if ok.any() else float("nan")
-    return NotRefuted(loss.name, names, len(x), len(x), min_eig, why, hp)
+    markup = _head(loss.name, "not refuted", inputs_html, hp) + (
+        f" on {len(x)} Hessian samples (smallest eigenvalue {min_eig:.3g}) and {len(x)} Jensen pairs; "
+        f"no proof: {why[1]}"
+    )
+    return NotRefuted(loss.name, names, len(x), len(x), min_eig, why[0], hp, markup)
+
+
+def _with_html(found: Counterexample, inputs_html: str) -> Counterexample:
+    lines = [html.escape(line.strip()) for line in str(found).splitlines()[1:]]
+    markup = _head(found.loss, "not convex", inputs_html, found.hyper) + _items(lines)
+    return Counterexample(
+        found.loss,
+        found.inputs,
+        found.jensen,
+        found.point,
+        found.target,
+        found.eigenvalue,
+        found.hyper,
+        markup,
+    )

@@ -26,7 +26,7 @@ A function written for the older column layout (``x[:, 0]``) is still accepted: 
 >>> bad.pytorch([1.0], [0.0])
 Traceback (most recent call last):
 ...
-ValueError: bad: torch_fn returned a tensor of shape () for N = 5 examples: a reduced loss. Pass reduction='none' to torch.nn.functional losses (their default 'mean' averages over the batch). The contract: torch_fn(x, t, **hyperparameters) gets x of shape (N,) and t of shape (N,) in float64 and returns the per-example loss, a floating tensor of shape (N,) connected to x by autograd.
+ValueError: bad: torch_fn returned a tensor of shape () for N = 5 examples: a reduced loss. Pass reduction='none' to torch.nn.functional losses (their default 'mean' averages over the batch). The contract: torch_fn(x, t) gets x of shape (N,) and t of shape (N,) in float64 (and each hyperparameter as a keyword argument) and returns the per-example loss, a floating tensor of shape (N,) connected to x by autograd.
 """
 
 from __future__ import annotations
@@ -256,9 +256,9 @@ class Loss:
         xs = "(N,)" if layout == "1d" and self.n_inputs == 1 else f"(N, {self.n_inputs})"
         ts = "(N,)" if layout == "1d" and self.n_targets == 1 else f"(N, {self.n_targets})"
         return (
-            f"The contract: torch_fn(x, t, **hyperparameters) gets x of shape {xs} and t of shape {ts} "
-            "in float64 and returns the per-example loss, a floating tensor of shape (N,) connected "
-            "to x by autograd."
+            f"The contract: torch_fn(x, t) gets x of shape {xs} and t of shape {ts} in float64 (and "
+            "each hyperparameter as a keyword argument) and returns the per-example loss, a floating "
+            "tensor of shape (N,) connected to x by autograd."
         )
 
     def _problem(self, out: Any, x: torch.Tensor) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -59,7 +61,7 @@ def test_smooth_proofs_say_why():
     mse = lb.check_convexity("mse")
     assert isinstance(mse, lb.Proof)
     assert mse.method == "hessian"
-    assert "second derivative 2 is >= 0" in str(mse)
+    assert "second derivative 2 is ≥ 0" in str(mse)
     ce = lb.check_convexity("cross_entropy")
     assert isinstance(ce, lb.Proof)
     assert all("principal minors" in r for r in ce.reasons[1:])
@@ -103,7 +105,7 @@ def test_a_concave_kink_is_refuted_by_jensen_pairs_alone():
         expr=-sp.Abs(yhat - y),
         inputs=(yhat,),
         targets=(y,),
-        torch_fn=lambda x, t: -(x - t).abs()[:, 0],
+        torch_fn=lambda x, t: -(x - t).abs(),
     )
     result = lb.check_convexity(peak)
     assert isinstance(result, lb.Counterexample)
@@ -113,7 +115,7 @@ def test_a_concave_kink_is_refuted_by_jensen_pairs_alone():
 
 
 @pytest.mark.parametrize("name", ["bce_with_logits", "cross_entropy", "gaussian_nll", "focal", "poisson_nll"])
-def test_sampled_hessians_match_torch_functional_hessian(name):
+def test_batched_hessians_match_torch_functional_hessian(name):
     loss = lb.get(name)
     x, t = loss.sample(np.random.default_rng(0), 5)
     hp = loss.hyperparameters()
@@ -169,3 +171,199 @@ def test_bad_loss():
         lb.check_convexity("hubber")
     with pytest.raises(TypeError, match="name must be a loss name"):
         lb.check_convexity(3)
+
+
+def test_composition_rule_needs_h_non_decreasing_on_the_range_of_g():
+    """t² is convex but decreasing on [-1, 0): (z² - 1)² is not convex, so no rule may prove it."""
+    g = z**2 - 1
+    assert sp.diff(g**2, z, 2).subs(z, 0) == -4
+    assert cv.curvature(g**2, (z,)) is None
+    assert cv.curvature(sp.Max(0, 1 - z) ** 2, (z,)) == "convex"  # range [0, ∞): t² non-decreasing
+    assert cv.curvature((z - 1) ** 2, (z,)) == "convex"  # affine inside an even power: rule 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        (("z**2", (z,)), TypeError, r"expr must be a SymPy expression \(strings are not parsed\), got str"),
+        ((True, (z,)), TypeError, r"expr must be a SymPy expression"),
+        ((z**2, ()), TypeError, r"inputs must be a non-empty sequence of SymPy symbols, got \(\)"),
+        ((z**2, ("z",)), TypeError, r"inputs must be a non-empty sequence of SymPy symbols, got \('z',\)"),
+        ((z + sp.nan, (z,)), ValueError, r"expr must be finite, got"),
+        ((z * sp.oo, (z,)), ValueError, r"expr must be finite"),
+    ],
+)
+def test_curvature_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        cv.curvature(*args)
+
+
+def test_curvature_accepts_a_single_symbol():
+    assert cv.curvature(sp.Abs(z), z) == "convex"
+
+
+# ------------------------------------------------------------------ rendering
+
+
+@pytest.mark.parametrize(
+    "name", ["pinball", "squared_hinge", "poisson_nll", "cross_entropy", "gaussian_nll", "huber"]
+)
+def test_results_print_and_render_without_raw_sympy(name):
+    result = lb.check_convexity(name, n=50)
+    text, markup = str(result), result._repr_html_()
+    assert "**" not in text
+    assert "\\" not in text, "plain text never holds a LaTeX macro"
+    assert markup.startswith(f'<strong>{name}</strong>: {result.verdict} in <span class="math'), markup
+    outside_math = re.sub(r'<span class="math notranslate nohighlight">.*?</span>', "", markup)
+    assert "**" not in outside_math
+    assert "\\" not in outside_math, "every formula in the HTML is inside a math span"
+    if isinstance(result, lb.Proof) and name != "cross_entropy":
+        assert markup.count('class="math') >= 2, "inputs and at least one formula are mathematics"
+
+
+def test_table_renders_expressions_as_mathematics_and_text_without_macros():
+    table = cv.Table(
+        ("loss", "second derivative"), (("exponential", sp.exp(-z)), ("ratio", y**2 / sp.Symbol(r"\sigma")))
+    )
+    assert "\\" not in str(table)
+    assert "**" not in str(table)
+    assert "y²/σ" in str(table)
+    markup = table._repr_html_()
+    assert markup.count("<tr>") == 3
+    assert markup.count("<td ") == 4
+    assert r'<span class="math notranslate nohighlight">\(e^{- z}\)</span>' in markup
+    with pytest.raises(TypeError, match="header must be a non-empty tuple of cells"):
+        cv.Table((), ())
+    with pytest.raises(ValueError, match="rows must have 2 cells each, like header; row 1 has 3"):
+        cv.Table(("a", "b"), (("x", "y"), ("x", "y", "z")))
+
+
+def test_plain_printer_uses_superscripts_and_book_symbols():
+    from lossbook.notation import var
+
+    assert cv._show(sp.Max(0, 1 - z) ** 2) == "max(0, 1 - z)²"
+    assert cv._show((y - yhat) ** 2 / var) == "(-ŷ + y)²/σ²"
+    assert cv._show(sp.exp(-z) * z**-3) == "exp(-z)/z³"
+    assert cv._show(sp.Abs(yhat) ** sp.Symbol("k")) == "|ŷ|^k"
+
+
+# ------------------------------------------------------------------ Hessian check
+
+HESSIAN_EXACT = [n for n in NAMES if n not in ("bce", "gaussian_nll")]
+
+
+@pytest.mark.parametrize("name", HESSIAN_EXACT)
+def test_sympy_hessian_matches_torch_at_sampled_and_edge_points(name):
+    report = cv.hessian_check(name, n=6, seed=2)
+    report.assert_ok()
+    assert len(report.status) == 6 + len(lb.get(name).edges)
+    # every agreeing point was compared for real: both Hessians finite and close
+    agree = np.array([s == "agree" for s in report.status])
+    np.testing.assert_allclose(report.torch[agree], report.sympy[agree], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("hinge", "kink"),
+        ("l1", "kink"),
+        ("pinball", "kink"),
+        ("squared_hinge", "boundary"),
+        ("huber", "boundary"),
+    ],
+)
+def test_kinks_and_boundaries_are_judged_by_one_sided_limits(name, status):
+    loss = lb.get(name)
+    kinds = {"kink": "kink", "boundary": "boundary"}
+    edges = [e for e in loss.edges if e.kind == kinds[status]]
+    x = np.array([e.inputs for e in edges])
+    t = np.array([e.targets for e in edges])
+    report = cv.hessian_check(loss, (x, t))
+    assert report.status == (status,) * len(edges), str(report)
+    assert np.all(report.low <= report.torch)
+    assert np.all(report.torch <= report.high)
+    assert np.isnan(report.error).all()
+
+
+def test_huber_boundary_sides_differ_and_pytorch_takes_the_linear_side():
+    report = cv.hessian_check("huber", ([1.0, -1.0], [0.0, 0.0]))
+    assert report.status == ("boundary", "boundary")
+    np.testing.assert_array_equal(report.low.ravel(), [0.0, 0.0])
+    np.testing.assert_array_equal(report.high.ravel(), [1.0, 1.0])
+    np.testing.assert_array_equal(report.torch.ravel(), [0.0, 0.0])
+
+
+def test_a_wrong_hessian_is_a_mismatch():
+    wrong = lb.Loss(
+        name="wrong_cube",
+        expr=yhat**3 / 3,
+        inputs=(yhat,),
+        torch_fn=lambda x, t: x**3 / 3 + x**2 * 1e-3,  # curvature off by 2e-3
+    )
+    report = cv.hessian_check(wrong, n=4, edges=False)
+    assert not report.ok
+    assert set(report.status) == {"mismatch"}
+    with pytest.raises(AssertionError, match="mismatch at x = "):
+        report.assert_ok()
+    np.testing.assert_allclose(report.torch - report.sympy, 2e-3, rtol=1e-9)
+
+
+def test_a_jump_in_the_wrong_place_is_a_mismatch():
+    """At a kink PyTorch must return a value between the one-sided limits, not any value."""
+    spike = lb.Loss(
+        name="abs_spike",
+        expr=sp.Abs(yhat),
+        inputs=(yhat,),
+        torch_fn=lambda x, t: x.abs() + torch.where(x == 0, x**2, 0 * x),
+    )
+    report = cv.hessian_check(spike, ([0.0, 0.5], np.zeros((2, 0))))
+    assert report.status == ("mismatch", "agree"), str(report)
+
+
+def test_pytorch_departures_in_double_backward_are_reported():
+    """gaussian_nll: double backward ignores the variance clamp, as backward does."""
+    report = cv.hessian_check("gaussian_nll", n=3)
+    clamped = [i for i, s in enumerate(report.status) if s == "mismatch"]
+    assert clamped
+    assert all(report.x[i, 1] <= 1e-6 for i in clamped)
+
+
+def test_hessian_functions_are_made_once_per_loss_and_hyperparameters():
+    from lossbook import hessians
+
+    cv.hessian_check("cross_entropy", n=2)
+    before = hessians._hessian_functions.cache_info()
+    for seed in range(3):
+        cv.hessian_check("cross_entropy", n=2, seed=seed)
+    after = hessians._hessian_functions.cache_info()
+    assert after.misses == before.misses
+    assert after.hits == before.hits + 3
+
+
+def test_proofs_are_cached_per_loss_and_hyperparameters():
+    lb.check_convexity("focal", gamma=0.0)
+    before = cv._prove.cache_info()
+    assert isinstance(lb.check_convexity("focal", gamma=0.0, seed=5), lb.Proof)
+    assert cv._prove.cache_info().hits == before.hits + 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"n": 0}, ValueError, r"n must be an integer >= 1 \(sampled points\), got 0"),
+        ({"n": 1.5}, ValueError, r"n must be an integer >= 1"),
+        ({"seed": "0"}, TypeError, r"seed must be an integer, got str"),
+        ({"edges": 1}, TypeError, r"edges must be True or False, got int"),
+        ({"rtol": -1e-3}, ValueError, r"rtol must be a finite number >= 0, got -0.001"),
+        ({"atol": float("nan")}, ValueError, r"atol must be a finite number >= 0, got nan"),
+        ({"rtol": "tight"}, TypeError, r"rtol must be a real number, got str"),
+        ({"delta": 0.0}, ValueError, r"huber: delta must satisfy delta > 0, got 0.0"),
+        ({"points": [1.0]}, TypeError, r"huber: points must be a pair \(x, t\) of arrays, got list"),
+        ({"points": ([1.0, 2.0], [0.0])}, ValueError, r"huber: x and t must have the same number of rows"),
+        ({"points": ([[1.0, 2.0]], [[0.0]])}, ValueError, r"huber: x must have shape \(N, 1\)"),
+        ({"points": ([float("nan")], [0.0])}, ValueError, r"huber: x must hold real numbers"),
+    ],
+)
+def test_hessian_check_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cv.hessian_check("huber", **kwargs)

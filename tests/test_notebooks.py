@@ -160,3 +160,33 @@ def test_notation_page_matches_the_package():
             assert f"| `{name}` |" in page
         else:
             assert name in {"C", "N", "K"}, f"{name} is in the table but not in lossbook.notation"
+
+
+#: A LaTeX macro name (backslash and letters) or SymPy's power operator in text a reader sees.
+_RAW_MATH = re.compile(r"\\[A-Za-z]+|\*\*")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_show_no_raw_sympy_or_latex(path):
+    """Symbolic results are rendered as mathematics, never printed as SymPy strings.
+
+    A stored ``text/plain`` output that has a rendered twin (``text/latex``, ``text/markdown``,
+    ``text/html``) is only a fallback and is not checked; a bare ``text/plain`` or a printed
+    stream is what the page shows, and must not contain ``\\sigma``-style macro names or ``**``.
+    """
+    nb = _load(path)
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for out in cell["outputs"]:
+            if out["output_type"] == "stream":
+                shown = "".join(out["text"])
+            elif out["output_type"] in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                if any(k in data for k in ("text/latex", "text/markdown", "text/html", "image/png")):
+                    continue
+                shown = "".join(data.get("text/plain", ""))
+            else:
+                continue
+            found = _RAW_MATH.findall(shown)
+            assert not found, f"cell {i} shows raw math {sorted(set(found))}: {shown[:200]!r}"
