@@ -64,7 +64,8 @@ def _page_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None
         filename = getattr(js, "filename", js) or ""
         attrs = getattr(js, "attributes", {})
         if not has_math and (
-            str(filename).endswith(app.config.mathjax_path) or attrs.get("body", "").startswith("window.MathJax")
+            str(filename).endswith(app.config.mathjax_path)
+            or attrs.get("body", "").startswith("window.MathJax")
         ):
             continue
         key = (filename, tuple(sorted(attrs.items())))

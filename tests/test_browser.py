@@ -23,6 +23,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -85,7 +86,7 @@ def _fail_or_skip(reason: str):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
+    extensions_map: ClassVar[dict[str, str]] = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".woff": "font/woff",
         ".woff2": "font/woff2",
@@ -307,7 +308,9 @@ def test_page_in_browser(doc, browser, site_url):
 
 
 def test_every_built_page_is_visited():
-    assert _built_docnames() <= set(PAGES), f"pages the browser test does not open: {_built_docnames() - set(PAGES)}"
+    assert _built_docnames() <= set(PAGES), (
+        f"pages the browser test does not open: {_built_docnames() - set(PAGES)}"
+    )
 
 
 def test_search_finds_cross_entropy_without_tex_in_snippets(browser, site_url):
@@ -324,12 +327,8 @@ def test_search_finds_cross_entropy_without_tex_in_snippets(browser, site_url):
         assert snippets, "search results show no text snippets"
         tex = [s for s in snippets if re.search(r"\\\(|\\\[|\$\$|\\frac|\\begin", s)]
         assert not tex, f"search snippets show TeX source: {tex[:3]}"
-        assert not (visit.errors or visit.exceptions or visit.failed or visit.off_host), (
-            visit.errors,
-            visit.exceptions,
-            visit.failed,
-            visit.off_host,
-        )
+        problems = visit.errors + visit.exceptions + visit.failed + visit.off_host
+        assert not problems, problems
     finally:
         visit.close()
 
@@ -340,7 +339,7 @@ def test_theme_follows_the_system_colour_scheme(browser, site_url, scheme):
     visit = Visit(browser, f"{site_url}/{doc}.html", 1280, color_scheme=scheme)
     try:
         assert visit.page.evaluate("document.documentElement.dataset.theme") == scheme
-        assert not (visit.errors or visit.exceptions), (visit.errors, visit.exceptions)
+        assert not visit.errors + visit.exceptions, visit.errors + visit.exceptions
         if scheme == "dark":
             visit.page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}-1280-dark.png"))
     finally:
