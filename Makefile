@@ -16,13 +16,16 @@ export PYTHONHASHSEED := 0
 SHELL := /bin/bash
 
 # Kernels talk to their client over local IPC sockets, not TCP ports: nothing listens on the
-# network, and ipykernel has no reason to warn that TCP is unencrypted.
+# network, and ipykernel has no reason to warn that TCP is unencrypted. The sockets are named
+# after the kernel's connection file, which must then be an absolute path (a relative socket
+# name would be resolved once from the client's and once from the kernel's directory).
 KERNEL_OPTS := --KernelManager.transport=ipc
+KERNEL_FILE = --KernelManager.connection_file="$$(mktemp -u "$${TMPDIR:-/tmp}/lossbook-kernel-XXXXXX.json")"
 # Execute from a fresh kernel, then merge consecutive stream outputs (how stdout is cut into
 # pieces depends on flush timing), then strip volatile metadata but keep outputs and counts:
 # re-executing an unchanged notebook gives the same file.
 EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=300 $(KERNEL_OPTS) \
+	--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=300 $(KERNEL_OPTS) $(KERNEL_FILE) \
 	--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]'
 STRIP := $(BIN)/nbstripout --keep-output --keep-count --extra-keys "metadata.jupytext"
 

@@ -76,7 +76,8 @@ def _built_docnames() -> set[str]:
 
 
 # Every document of the book, then every other page the build made (search, index, ...).
-PAGES = list(dict.fromkeys([*_toc_docnames(), "genindex", "search", *sorted(_built_docnames())]))
+TOC_DOCS = _toc_docnames()
+PAGES = list(dict.fromkeys([*TOC_DOCS, "genindex", "search", *sorted(_built_docnames())]))
 
 
 def _fail_or_skip(reason: str):
@@ -248,6 +249,9 @@ _MEASURE = r"""() => {
   out.requests = entries.length;
   out.mathjax = entries.some((e) => e.name.includes("/mathjax/"));
   out.theme = document.documentElement.dataset.theme;
+  out.source_downloads = [...document.querySelectorAll("a.btn-download-source-button")].map((a) => ({
+    href: a.getAttribute("href"), download: a.getAttribute("download"), target: a.getAttribute("target"),
+  }));
   return out;
 }"""
 
@@ -270,6 +274,10 @@ def _check(doc: str, width: int, visit: Visit, m: dict) -> list[str]:
             problems.append(f"{doc} at {width}px: {len(items)} {what}: " + "; ".join(map(str, items[:5])))
     if m["page_scroll_width"] > m["viewport_width"] + 1:
         problems.append(f"{doc} at {width}px: page is {m['page_scroll_width']} px wide (scrolls sideways)")
+    if doc in TOC_DOCS:  # every page of the book offers its source (.ipynb or .md) as a download
+        links = m["source_downloads"]
+        if len(links) != 1 or not links[0]["download"] or links[0]["target"]:
+            problems.append(f"{doc} at {width}px: source download link is not one plain download: {links}")
     if m["search_entry_points"] != 1:
         problems.append(f"{doc} at {width}px: {m['search_entry_points']} search entry points, expected 1")
     budget = ASSET_BUDGET_BYTES["with math" if m["mathjax"] else "without math"]
@@ -344,26 +352,3 @@ def test_theme_follows_the_system_colour_scheme(browser, site_url, scheme):
             visit.page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}-1280-dark.png"))
     finally:
         visit.close()
-
-
-def test_download_buttons_download_the_source():
-    """Every page offers its source (.ipynb for a notebook, .md for a page); lossbook.js marks
-    the links `download`, checked in test_page_in_browser's DOM below."""
-    for doc in _toc_docnames():
-        html = (HTML / f"{doc}.html").read_text(encoding="utf-8")
-        sources = re.findall(r'href="([^"]*_sources/[^"]+)"', html)
-        assert sources, f"{doc} has no download link for its source"
-        for href in sources:
-            assert (HTML / doc).parent.joinpath(href).resolve().exists(), f"{doc}: {href} missing"
-
-
-def test_download_links_carry_the_download_attribute(browser, site_url):
-    for doc in _toc_docnames():
-        visit = Visit(browser, f"{site_url}/{doc}.html", 1280)
-        try:
-            links = visit.page.locator("a.btn-download-source-button")
-            assert links.count() == 1, f"{doc}: {links.count()} source download links"
-            assert links.first.get_attribute("download"), f"{doc}: source link has no download attribute"
-            assert links.first.get_attribute("target") is None, f"{doc}: source link opens a tab"
-        finally:
-            visit.close()
