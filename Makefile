@@ -45,10 +45,10 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "==> [2/4] pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "==> [3/4] requirements.txt: PyTorch, SymPy, Jupyter Book, ... (a few minutes the first time)"
-	$(BIN)/python -m pip install --progress-bar off $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
-		-r requirements.txt 2>&1 | grep --line-buffered -v "^WARNING: Location .* is ignored" | \
-		grep --line-buffered -E "^(Collecting|Installing|Successfully|ERROR|error)" ; \
-		test "$${PIPESTATUS[0]}" -eq 0
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
+		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -r requirements.txt 2>&1 \
+		| tee $(VENV)/install.log | { grep --line-buffered -E "^(Collecting|Installing collected|Successfully installed)" || true; } \
+		|| { echo "pip failed; the end of $(VENV)/install.log:"; tail -n 40 $(VENV)/install.log; exit 1; }
 	@echo "==> [4/4] lossbook from this checkout (editable)"
 	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@$(BIN)/python -c "import torch; print('==> done: torch', torch.__version__, '(CUDA build)' if torch.version.cuda else '(CPU build)')"
