@@ -26,9 +26,6 @@ import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
 
 MATHJAX_DIR = "mathjax"  # under _static
 # What the site needs from the MathJax distribution: the TeX-to-CommonHTML combined component,

@@ -347,8 +347,14 @@ def test_theme_follows_the_system_colour_scheme(browser, site_url, scheme):
     visit = Visit(browser, f"{site_url}/{doc}.html", 1280, color_scheme=scheme)
     try:
         assert visit.page.evaluate("document.documentElement.dataset.theme") == scheme
+        rgb = visit.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        brightness = sum(map(int, re.findall(r"\d+", rgb)[:3])) / 3
+        assert (brightness < 80) if scheme == "dark" else (brightness > 200), (
+            f"{scheme} page background {rgb}"
+        )
         assert not visit.errors + visit.exceptions, visit.errors + visit.exceptions
         if scheme == "dark":
+            SHOTS.mkdir(parents=True, exist_ok=True)
             visit.page.screenshot(path=str(SHOTS / f"{doc.replace('/', '__')}-1280-dark.png"))
     finally:
         visit.close()
