@@ -16,6 +16,7 @@ drives the browser at $LOSSBOOK_CHROMIUM (default /usr/bin/chromium).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -130,6 +131,8 @@ class Visit:
     """One page in a fresh browser context, with everything that went wrong recorded."""
 
     def __init__(self, browser, url: str, width: int, color_scheme: str = "light"):
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.errors: list[str] = []
         self.exceptions: list[str] = []
         self.failed: list[str] = []
@@ -144,6 +147,13 @@ class Visit:
         page.on("requestfailed", self._request_failed)
         page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
         page.goto(url, wait_until="load")
+        # MathJax typesets after the load event; wait until every math element has its
+        # rendering (or give up after 30 s, and the test then lists what is left as TeX).
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.math')].every((e) => e.querySelector('mjx-container'))",
+                timeout=30_000,
+            )
         page.evaluate(
             """async () => {
                 if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
