@@ -160,6 +160,8 @@ class Visit:
                     await MathJax.startup.promise;
                 }
                 await document.fonts.ready;
+                // let the site's scripts finish laying out (lossbook.js fits wide equations)
+                await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
             }"""
         )
 
@@ -202,10 +204,9 @@ _MEASURE = r"""() => {
   out.math_errors = [...document.querySelectorAll("mjx-merror")].map((el) => el.textContent.slice(0, 80));
 
   const vw = document.documentElement.clientWidth;
-  const overlap = (a, b) =>
-    a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
   const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
   const clipped = [];
+  const scrolling = [];
   for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
     const box = c.getBoundingClientRect();
     if (box.width === 0) continue; // inside a closed drop-down
@@ -213,17 +214,21 @@ _MEASURE = r"""() => {
     const why = [];
     if (c.scrollWidth > c.clientWidth + 1 && !scrolls(c)) why.push("overflows without scrolling");
     if (box.left < -1 || box.right > vw + 1) why.push(`box ${box.left.toFixed(0)}..${box.right.toFixed(0)} outside 0..${vw}`);
-    const math = c.querySelector("mjx-math");
+    // Too wide for its box: the reader must scroll. Allowed, but never beside the number,
+    // where the hidden part would sit under it.
     const eqno = c.parentElement.querySelector(":scope > .eqno");
-    if (math && eqno) {
-      const m = math.getBoundingClientRect();
-      const visible = { left: Math.max(m.left, box.left), right: Math.min(m.right, box.right), top: m.top, bottom: m.bottom };
-      if (overlap(visible, eqno.getBoundingClientRect())) why.push("runs under its equation number");
+    if (c.scrollWidth > c.clientWidth + 1) {
+      scrolling.push(label);
+      if (eqno) {
+        const e = eqno.getBoundingClientRect();
+        if (e.top < box.bottom - 1 && box.top < e.bottom - 1) why.push("cut off beside its equation number");
+      }
     }
     if (why.length) clipped.push(`${label}: ${why.join(", ")}`);
   }
   out.display_equations = document.querySelectorAll('mjx-container[display="true"]').length;
   out.clipped_equations = clipped;
+  out.scrolling_equations = scrolling;
 
   // A wide code cell, output or table must fit, or scroll inside a box that itself fits.
   const scroller = (el) => {
