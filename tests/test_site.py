@@ -1,4 +1,5 @@
-"""Checks on the built site (`make site` or `make book` first): internal links and alt text."""
+"""Checks on the built site (`make site` or `make book` first): internal links, alt text, and
+that the pages load nothing from other hosts (tests/test_browser.py checks it in a browser)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class _Page(HTMLParser):
         self.ids: set[str] = set()
         self.links: list[str] = []
         self.images: list[dict[str, str | None]] = []
+        self.assets: list[str] = []  # what the browser fetches by itself: scripts, styles, icons, images
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -29,10 +31,15 @@ class _Page(HTMLParser):
             self.links.append(a["href"])
         if tag in {"link", "script"} and (a.get("href") or a.get("src")):
             self.links.append(a.get("href") or a.get("src"))
+            if tag == "script" or {"stylesheet", "icon", "preload", "modulepreload"} & set(
+                (a.get("rel") or "").split()
+            ):
+                self.assets.append(a.get("href") or a.get("src"))
         if tag == "img":
             self.images.append(a)
             if a.get("src"):
                 self.links.append(a["src"])
+                self.assets.append(a["src"])
 
 
 def _pages() -> dict[Path, _Page]:
@@ -86,3 +93,25 @@ def test_every_toc_page_was_built():
     files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     for f in files:
         assert (HTML / f"{f}.html").exists(), f"{f} was not built"
+
+
+def test_pages_load_nothing_from_other_hosts():
+    remote = [
+        f"{path.relative_to(HTML)}: {src}"
+        for path, page in _pages().items()
+        for src in page.assets
+        if urlsplit(src).scheme in {"http", "https"} or src.startswith("//")
+    ]
+    assert not remote, "assets loaded from other hosts:\n" + "\n".join(remote)
+
+
+def test_each_inline_script_once_and_no_source_maps():
+    for path in HTML.rglob("*.html"):
+        if "_static" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert text.count("const THEBE_JS_URL") <= 1, f"{path.relative_to(HTML)} declares THEBE_JS_URL twice"
+    static = HTML / "_static"
+    assert not list(static.rglob("*.map")), "source maps are shipped"
+    assert (static / "mathjax" / "tex-chtml.js").exists(), "MathJax is not served from the site"
+    assert (static / "mathjax" / "LICENSE").exists(), "MathJax's licence is not shipped with it"
