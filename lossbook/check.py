@@ -20,10 +20,11 @@ measure the departure; those rows inform and never fail.
 True
 >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
 crosscheck of 'huber' (delta=1) at 8 sampled and 4 edge points
-check                   points  worst error  tolerance  result
-forward value               12      0.0e+00    1.0e-10  pass
-gradient                  12      0.0e+00    1.0e-10  pass
-finite differences         8            -          -  pass
+check                   points   worst error  tolerance  result
+forward value               12   0.0e+00 rel      1e-10  pass
+gradient                    12   0.0e+00 rel      1e-10  pass
+finite differences           8             -          -  pass
+(rel = |a - b| / max(|b|, 1): relative above 1 in size, absolute below)
 """
 
 from __future__ import annotations
@@ -132,40 +133,65 @@ class Report:
 
     @staticmethod
     def _cells(r: CrossCheck) -> tuple[str, str, str, str, str]:
-        error = "-" if r.worst_error is None else f"{r.worst_error:.1e}"
-        tolerance = "-" if r.tolerance is None else f"{r.tolerance:.1e}"
+        error = "-" if r.worst_error is None else f"{r.worst_error:.1e} {_SHORT.get(r.kind, r.kind)}"
+        tolerance = "-" if r.tolerance is None else f"{r.tolerance:.0e}"
         verdict = "measured" if not r.required else "pass" if r.passed else "FAIL"
         return r.name, str(r.points), error, tolerance, verdict
+
+    def _notes(self) -> list[tuple[str, str]]:
+        """(row, worst point) for rows worth reading further: failures and measured rows."""
+        return [(r.name, r.worst) for r in self.rows if (not r.passed or not r.required) and r.worst]
+
+    def _legend(self) -> str:
+        kinds = {_SHORT.get(r.kind, r.kind) for r in self.rows if r.worst_error is not None}
+        parts = [text for short, text in _LEGEND.items() if short in kinds]
+        return "; ".join(parts)
 
     def __str__(self) -> str:
         header = ("check", "points", "worst error", "tolerance", "result")
         lines = [self._title()]
-        fmt = "{:<22}  {:>5}  {:>11}  {:>9}  {}"
+        fmt = "{:<22}  {:>6}  {:>12}  {:>9}  {}"
         lines.append(fmt.format(*header))
         for r in self.rows:
             lines.append(fmt.format(*self._cells(r)))
-        for r in self.rows:
-            if (not r.passed or not r.required) and r.worst:
-                lines.append(f"  {r.name}: {r.worst}")
+        lines.append(f"({self._legend()})")
+        for name, worst in self._notes():
+            lines.append(f"  {name}: {worst}")
         return "\n".join(lines)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        head = "".join(
-            f"<th>{h}</th>" for h in ("check", "points", "worst error", "tolerance", "result", "worst point")
-        )
+        """A five-column table that fits the book's column; worst points listed below it."""
+        head = "".join(f"<th>{h}</th>" for h in ("check", "points", "worst error", "tolerance", "result"))
         body = []
         for r in self.rows:
             cells = self._cells(r)
             style = "" if r.passed else ' style="color:#b2182b;font-weight:bold"'
             tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells[:4])
-            tds += f"<td{style}>{cells[4]}</td><td>{html.escape(r.worst)}</td>"
-            body.append(f"<tr>{tds}</tr>")
-        return (
-            f'<table class="lossbook-report"><caption>{html.escape(self._title())}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            body.append(f"<tr>{tds}<td{style}>{cells[4]}</td></tr>")
+        notes = "".join(
+            f"<li><b>{html.escape(name)}</b>: {html.escape(worst)}</li>" for name, worst in self._notes()
         )
+        return (
+            f'<div class="lossbook-report"><table><caption>{html.escape(self._title())}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<p><small>{html.escape(self._legend())}</small></p>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+
+
+#: Short labels of the error kinds in a report's table, and what they mean.
+_SHORT = {
+    "relative error": "rel",
+    "absolute difference": "abs",
+    "distance outside the one-sided slopes": "rel",
+}
+_LEGEND = {
+    "rel": "rel = |a - b| / max(|b|, 1): relative above 1 in size, absolute below",
+    "abs": "abs = |a - b| in the loss's own units",
+}
 
 
 def _error(got: float, want: float, floor: float = _FLOOR) -> float:

@@ -58,7 +58,17 @@ def huber_location(values: Array, delta: float) -> float:
         j = int(np.searchsorted(scores, 0.0, side="right")) - 1  # flat stretch: take its midpoint
         return float((knots[i] + knots[j]) / 2)
     lo, hi = knots[i - 1], knots[i]
-    return float(lo - scores[i - 1] * (hi - lo) / (scores[i] - scores[i - 1]))
+    root = lo - scores[i - 1] * (hi - lo) / (scores[i] - scores[i - 1])
+    # for δ below the spacing of the data, v ± δ round to v and the score jumps at a knot
+    # instead of crossing 0 between two: then the minimiser is a knot; compare the objective
+    candidates = (root, lo, hi)
+    return float(min(candidates, key=lambda c: _huber_over_delta(c - v, delta)))
+
+
+def _huber_over_delta(r: Array, delta: float) -> float:
+    a = np.abs(r)
+    inside = a < delta
+    return float((a[inside] ** 2 / (2 * delta)).sum() + (a[~inside] - delta / 2).sum())
 
 
 def _mean(t: Array, **_: float) -> Array:

@@ -33,6 +33,8 @@ __all__ = [
     "nu",
     "p",
     "plain",
+    "q",
+    "rho",
     "sigma",
     "sigmoid",
     "softmax",
@@ -54,7 +56,11 @@ y = sp.Symbol("y", real=True)
 z = sp.Symbol("z", real=True)
 """Raw score (logit) produced by a model before any output activation."""
 p = sp.Symbol("p", positive=True)
-"""Predicted probability, p = σ(z) or a softmax component."""
+"""The MODEL's probability, p = σ(z) or a softmax component (p is the model's distribution)."""
+q = sp.Symbol("q", nonnegative=True)
+"""A probability of the target (data) distribution: cross-entropy H(q, p), forward KL(q‖p)."""
+rho = sp.Symbol(r"\rho", nonnegative=True)
+"""A class share or label prior (π is only the constant 3.14159…)."""
 yhat = sp.Symbol(r"\hat{y}", real=True)
 """Regression prediction."""
 mu = sp.Symbol(r"\mu", real=True)
@@ -76,7 +82,7 @@ m = sp.Symbol("m", positive=True)
 tau = sp.Symbol(r"\tau", positive=True)
 """Temperature."""
 lam = sp.Symbol(r"\lambda", positive=True)
-"""Regularisation strength."""
+"""Penalty (regularisation) strength, and nothing else: a rate is μ or a named rate symbol."""
 tau_q = sp.Symbol(r"\tau_{q}", positive=True)
 """Quantile level of the pinball loss, in (0, 1)."""
 nu = sp.Symbol(r"\nu", positive=True)
@@ -121,7 +127,13 @@ def softmax(logits: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
 SYMBOLS: tuple[tuple[str, str, str], ...] = (
     ("y", "y", "target: real value, class label, label in {0, 1} or {-1, +1}, or count"),
     ("z", "z", "raw score (logit) before the output activation"),
-    ("p", r"p = \sigma(z)\ \text{or}\ \operatorname{softmax}(z)_c", "predicted probability"),
+    (
+        "p",
+        r"p = \sigma(z)\ \text{or}\ \operatorname{softmax}(z)_c",
+        "the model's probability (its distribution)",
+    ),
+    ("q", "q", "the target (data) distribution; p is the model's"),
+    ("rho", r"\rho", "class share or label prior (π is only the constant)"),
     ("yhat", r"\hat{y}", "regression prediction"),
     ("mu", r"\mu", "predicted mean of a distribution over the target"),
     ("var", r"\sigma^{2}", "predicted variance"),
@@ -135,7 +147,7 @@ SYMBOLS: tuple[tuple[str, str, str], ...] = (
     ("alpha", r"\alpha", "focal-loss weight of the positive class"),
     ("eps", r"\varepsilon", "label-smoothing strength"),
     ("m", "m", "margin"),
-    ("lam", r"\lambda", "regularisation strength"),
+    ("lam", r"\lambda", "penalty (regularisation) strength only; a rate is μ"),
     ("tau_q", r"\tau_{q}", "quantile level of the pinball loss"),
     ("sigma", r"\sigma", "fixed noise standard deviation"),
     ("nu", r"\nu", "degrees of freedom of a Student-t distribution"),
@@ -158,6 +170,7 @@ _PLAIN = {
     r"\tau": "τ",
     r"\lambda": "λ",
     r"\nu": "ν",
+    r"\rho": "ρ",
     r"\sigma": "σ",
 }
 
