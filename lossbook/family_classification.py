@@ -27,7 +27,7 @@ from lossbook.domains import (
     Edge,
     Hyper,
 )
-from lossbook.loss import Loss, NoFiniteMinimiser
+from lossbook.loss import Loss, NoFiniteMinimiser, registry_entry
 
 __all__ = ["BCE_GRAD_FLOOR", "ENTRIES", "LOGQ", "Q", "Z", "sigmoid_focal_loss"]
 
@@ -118,7 +118,7 @@ _one_hot_edges = (
 _MARGIN = {"model": "none: a margin-based surrogate of the 0-1 loss"}
 
 ENTRIES: tuple[Loss, ...] = (
-    Loss(
+    registry_entry(
         name="bce",
         title="Binary cross-entropy on probabilities",
         torch_name="torch.nn.functional.binary_cross_entropy",
@@ -159,7 +159,7 @@ ENTRIES: tuple[Loss, ...] = (
             "min(-log p, 100) adds a concave kink at p = e^-100, below which the loss is flat."
         ),
     ),
-    Loss(
+    registry_entry(
         name="bce_with_logits",
         title="Binary cross-entropy on logits",
         torch_name="torch.nn.functional.binary_cross_entropy_with_logits",
@@ -183,7 +183,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="z = log-odds of the mean target (none when every target is 0 or every target is 1)",
         refs=("bishop2006pattern", "mccullagh1989generalized"),
     ),
-    Loss(
+    registry_entry(
         name="cross_entropy",
         title="Softmax cross-entropy (class indices)",
         torch_name="torch.nn.functional.cross_entropy",
@@ -203,7 +203,7 @@ ENTRIES: tuple[Loss, ...] = (
         refs=("bishop2006pattern", "goodfellow2016deep"),
         notes=f"Written out for C = {C} classes; the target is the one-hot row of the class index.",
     ),
-    Loss(
+    registry_entry(
         name="cross_entropy_smoothed",
         title="Softmax cross-entropy with label smoothing",
         torch_name="torch.nn.functional.cross_entropy(label_smoothing=ε)",
@@ -227,7 +227,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="z_c = log of the smoothed class frequency (1 - ε)·share_c + ε/C",
         refs=("szegedy2016rethinking", "muller2019when"),
     ),
-    Loss(
+    registry_entry(
         name="nll",
         title="Negative log-likelihood on log-probabilities",
         torch_name="torch.nn.functional.nll_loss",
@@ -253,7 +253,7 @@ ENTRIES: tuple[Loss, ...] = (
         refs=("goodfellow2016deep",),
         notes="log_softmax followed by nll equals cross_entropy on the logits.",
     ),
-    Loss(
+    registry_entry(
         name="kl_div",
         title="Kullback-Leibler divergence (KLDivLoss), summed over classes",
         torch_name="torch.nn.functional.kl_div(...).sum(dim=1)",
@@ -283,7 +283,7 @@ ENTRIES: tuple[Loss, ...] = (
             "NaN (0·inf), and with log_target=True a zero target (log q_c = -inf) gives NaN as well."
         ),
     ),
-    Loss(
+    registry_entry(
         name="soft_margin",
         title="Soft margin (logistic) loss on ±1 labels",
         torch_name="torch.nn.functional.soft_margin_loss",
@@ -311,7 +311,7 @@ ENTRIES: tuple[Loss, ...] = (
             "float32; binary_cross_entropy_with_logits does not."
         ),
     ),
-    Loss(
+    registry_entry(
         name="hinge_embedding",
         title="Hinge embedding loss",
         torch_name="torch.nn.functional.hinge_embedding_loss",
@@ -340,7 +340,7 @@ ENTRIES: tuple[Loss, ...] = (
             "than half the pairs are similar, and at exactly half every z in [0, m] is optimal."
         ),
     ),
-    Loss(
+    registry_entry(
         name="focal",
         title="Binary focal loss on logits",
         torch_name="lossbook.losses.sigmoid_focal_loss (the torchvision formula)",
@@ -373,7 +373,7 @@ ENTRIES: tuple[Loss, ...] = (
             "γ > 0 (for γ = 0 it is α-weighted BCE, which is convex)."
         ),
     ),
-    Loss(
+    registry_entry(
         name="hinge",
         title="Hinge loss on ±1 labels",
         torch_name="torch.clamp(1 - y z, min=0) (torch.nn.functional has no binary hinge loss)",
@@ -395,7 +395,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="z = +1 if most labels are +1, else -1",
         refs=("cortes1995support",),
     ),
-    Loss(
+    registry_entry(
         name="squared_hinge",
         title="Squared hinge loss on ±1 labels",
         torch_name="torch.clamp(1 - y z, min=0) ** 2 (torch.nn.functional has no binary squared hinge)",
@@ -418,7 +418,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="z = 2ρ - 1, with ρ the share of +1 labels",
         refs=("zhang2004statistical", "bartlett2006convexity"),
     ),
-    Loss(
+    registry_entry(
         name="exponential",
         title="Exponential loss on ±1 labels (AdaBoost)",
         torch_name="torch.exp(-y z) (no torch.nn.functional exponential loss)",

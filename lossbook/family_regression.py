@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from lossbook import notation as nt
 from lossbook.domains import COUNTS, MEAN_AND_VARIANCE, Edge, Hyper
-from lossbook.loss import Loss, NoFiniteMinimiser
+from lossbook.loss import Loss, NoFiniteMinimiser, registry_entry
 
 __all__ = ["CLAMP", "ENTRIES", "gaussian_nll_smooth", "huber_location"]
 
@@ -127,7 +127,7 @@ _THRESHOLD_CONVENTION = (
 )
 
 ENTRIES: tuple[Loss, ...] = (
-    Loss(
+    registry_entry(
         name="mse",
         title="Mean squared error",
         torch_name="torch.nn.functional.mse_loss",
@@ -147,7 +147,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="mean of y",
         refs=("bishop2006pattern", "prince2023understanding"),
     ),
-    Loss(
+    registry_entry(
         name="l1",
         title="Absolute error (L1)",
         torch_name="torch.nn.functional.l1_loss",
@@ -167,7 +167,7 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="median of y",
         refs=("bishop2006pattern",),
     ),
-    Loss(
+    registry_entry(
         name="huber",
         title="Huber loss",
         torch_name="torch.nn.functional.huber_loss",
@@ -194,7 +194,7 @@ ENTRIES: tuple[Loss, ...] = (
         refs=("huber1964robust",),
         notes=_THRESHOLD_CONVENTION,
     ),
-    Loss(
+    registry_entry(
         name="smooth_l1",
         title="Smooth L1 loss",
         torch_name="torch.nn.functional.smooth_l1_loss",
@@ -220,7 +220,7 @@ ENTRIES: tuple[Loss, ...] = (
         notes="β = 0 is allowed, as in PyTorch: the quadratic branch is empty and the loss is L1. "
         + _THRESHOLD_CONVENTION,
     ),
-    Loss(
+    registry_entry(
         name="poisson_nll",
         title="Poisson negative log-likelihood (log-rate input)",
         torch_name="torch.nn.functional.poisson_nll_loss(log_input=True)",
@@ -239,7 +239,7 @@ ENTRIES: tuple[Loss, ...] = (
         ),
         **_POISSON_FACTS,
     ),
-    Loss(
+    registry_entry(
         name="poisson_nll_full",
         title="Poisson negative log-likelihood with Stirling term (full=True)",
         torch_name="torch.nn.functional.poisson_nll_loss(log_input=True, full=True)",
@@ -264,7 +264,7 @@ ENTRIES: tuple[Loss, ...] = (
         ),
         **_POISSON_FACTS,
     ),
-    Loss(
+    registry_entry(
         name="gaussian_nll",
         title="Gaussian negative log-likelihood (predicted mean and variance)",
         torch_name="torch.nn.functional.gaussian_nll_loss",
@@ -304,7 +304,7 @@ ENTRIES: tuple[Loss, ...] = (
             "not jointly convex in (μ, log σ²) either."
         ),
     ),
-    Loss(
+    registry_entry(
         name="pinball",
         title="Pinball (quantile) loss",
         torch_name="torch.maximum(τ_q d, (τ_q - 1) d) with d = y - ŷ (no torch.nn.functional quantile loss)",
@@ -326,7 +326,7 @@ ENTRIES: tuple[Loss, ...] = (
         refs=("koenker1978regression", "yu2001bayesian"),
         notes="At the kink PyTorch's maximum splits the gradient evenly: autograd returns 1/2 - τ_q.",
     ),
-    Loss(
+    registry_entry(
         name="student_t_nll",
         title="Student-t negative log-likelihood (location input)",
         torch_name="-torch.distributions.StudentT(df, loc, scale).log_prob(y)",

@@ -31,6 +31,7 @@ ValueError: bad: torch_fn returned a tensor of shape () for N = 5 examples: a re
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,25 @@ Array = np.ndarray
 TorchFn = Callable[..., torch.Tensor]
 #: Rows used to check the torch_fn contract (5: distinct from C = 3 and from 2 inputs).
 _PROBE_ROWS = 5
+
+
+def registry_entry(**fields: Any) -> Loss:
+    """A registry :class:`Loss` whose ``torch_fn`` also takes ``(N, 1)`` columns.
+
+    Registry functions follow the 1-D contract; this wrapper lets older code that calls
+    ``entry.torch_fn`` directly with ``(N, 1)`` arrays keep getting shape ``(N,)``.
+    """
+    fn, k, m = fields["torch_fn"], len(fields["inputs"]), len(fields.get("targets", ()))
+
+    @functools.wraps(fn)
+    def torch_fn(x: torch.Tensor, t: torch.Tensor, **hyper: Any) -> torch.Tensor:
+        if k == 1 and x.dim() == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if m == 1 and t.dim() == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        return fn(x, t, **hyper)
+
+    return Loss(**{**fields, "torch_fn": torch_fn})
 
 
 class NoFiniteMinimiser(ValueError):
