@@ -359,6 +359,11 @@ def _run_probe(
     return SweepCell(loss.name, dtype, probe.label, last_ok, OK)
 
 
+def _short(x: float | None) -> str:
+    """Three significant digits, exponent without "+" and leading zeros: 8.58e3."""
+    return "-" if x is None else f"{x:.3g}".replace("e+0", "e").replace("e+", "e")
+
+
 def _rtol(dtype: torch.dtype, ulps: float) -> float:
     return ulps * float_limits(dtype).eps
 
@@ -371,13 +376,25 @@ class Sweep:
     dtypes: tuple[torch.dtype, ...]
     ulps: float
 
-    def worst(self, loss: str, dtype: torch.dtype) -> SweepCell:
-        """The probe of ``loss`` in ``dtype`` that fails first (a failure of PyTorch first)."""
+    def _cells(self, loss: str, dtype: torch.dtype) -> list[SweepCell]:
         cells = [c for c in self.cells if c.loss == loss and c.dtype == dtype]
         if not cells:
             raise KeyError(f"no cells for loss {loss!r} in {dtype_name(dtype)}")
+        return cells
+
+    def worst(self, loss: str, dtype: torch.dtype) -> SweepCell:
+        """The probe of ``loss`` in ``dtype`` with the smallest limit: every probe passes up to it.
+
+        Among probes failing at the same magnitude, a failure of PyTorch comes first.
+        """
+        cells = self._cells(loss, dtype)
         failing = [c for c in cells if c.status != OK] or cells
-        return min(failing, key=lambda c: (not c.naive, c.limit if c.limit is not None else -1.0))
+        return min(failing, key=lambda c: (c.limit if c.limit is not None else -1.0, not c.naive))
+
+    def first_naive(self, loss: str, dtype: torch.dtype) -> SweepCell | None:
+        """The probe of ``loss`` in ``dtype`` where PyTorch fails first, or ``None``."""
+        naive = [c for c in self._cells(loss, dtype) if c.naive]
+        return min(naive, key=lambda c: c.limit if c.limit is not None else -1.0) if naive else None
 
     @property
     def losses(self) -> list[str]:
@@ -388,28 +405,35 @@ class Sweep:
         """Losses that PyTorch computes naively in at least one dtype."""
         return [name for name in self.losses if any(c.naive for c in self.cells if c.loss == name)]
 
-    def _cell_text(self, c: SweepCell) -> str:
+    @staticmethod
+    def _one(c: SweepCell) -> str:
         if c.status == OK:
             return "all"
-        limit = "-" if c.limit is None else f"{c.limit:.3g}"
+        limit = "-" if c.limit is None else _short(c.limit)
         if c.status == NO_REFERENCE:
             return f">= {limit}"
         short = {TRUE_OVERFLOW: "ovf", UNSUPPORTED: "unsupported"}.get(c.status, c.status)
         what = {"value": " (v)", "gradient": " (g)", "value and gradient": " (v, g)"}.get(c.what, "")
         return f"{limit} {short}" + (what if c.naive else "")
 
+    def _cell_text(self, loss: str, dtype: torch.dtype) -> str:
+        """The worst probe's limit and status; a later failure of PyTorch is added after "; "."""
+        c, n = self.worst(loss, dtype), self.first_naive(loss, dtype)
+        if n is None or n is c:
+            return self._one(c)
+        return f"{self._one(c)}; {n.status}{self._one(n).split(n.status, 1)[1]} > {_short(n.limit)}"
+
     def rows(self) -> list[tuple[str, ...]]:
         out = []
         for name in self.losses:
             cells = [self.worst(name, d) for d in self.dtypes]
-            probe = next(
-                (c.probe for c in cells if c.naive), next((c.probe for c in cells if c.status != OK), "")
-            )
-            out.append((name, *(self._cell_text(c) for c in cells), probe))
+            naive = [n for d in self.dtypes if (n := self.first_naive(name, d)) is not None]
+            probe = naive[0].probe if naive else next((c.probe for c in cells if c.status != OK), "")
+            out.append((name, *(self._cell_text(name, d) for d in self.dtypes), probe))
         return out
 
     def header(self) -> tuple[str, ...]:
-        return ("loss", *(dtype_name(d) for d in self.dtypes), "first failing probe")
+        return ("loss", *(dtype_name(d) for d in self.dtypes), "failing probe (PyTorch's if any)")
 
     def __str__(self) -> str:
         rows = [self.header(), *self.rows()]
@@ -433,10 +457,11 @@ class Sweep:
             tds += f"<td>{html.escape(cells[-1])}</td>"
             body.append(f"<tr>{tds}</tr>")
         caption = (
-            f"Largest magnitude s up to which PyTorch's value and gradient are finite and within "
-            f"{self.ulps:g} eps of the exact ones, then what goes wrong: ovf, the exact value nears "
-            "overflow; inf/NaN or inexact (bold), PyTorch fails in the value (v) or gradient (g); "
-            ">= s, no exact reference beyond s; all, no failure in the dtype's range"
+            f"Largest magnitude s up to which, in every probe, PyTorch's value and gradient are finite "
+            f"and within {self.ulps:g} eps of the exact ones, then what goes wrong: ovf, the exact value "
+            "nears overflow; inf/NaN or inexact (bold), PyTorch fails in the value (v) or gradient (g), "
+            "added after ';' with its own limit when another probe fails first; >= s, no exact "
+            "reference beyond s; all, no failure in the dtype's range"
         )
         return (
             f'<table class="lossbook-sweep"><caption>{html.escape(caption)}</caption>'

@@ -136,6 +136,28 @@ def test_sweep_finds_the_overflow_of_soft_margin(float32_sweep):
     assert float32_sweep.worst("mse", torch.float32).status == S.TRUE_OVERFLOW
 
 
+def test_sweep_table_reports_the_smallest_limit_and_a_later_failure_of_pytorch():
+    # float16 Gaussian NLL, residual s: with variance 1 the exact value s²/2 nears overflow
+    # (a quarter of the largest float16) first; with variance s PyTorch squares s, which
+    # overflows only at s² > 65504, although the value s/2 + log(s)/2 fits easily.
+    result = S.sweep(["gaussian_nll"], [torch.float16], refine=8)
+    big = torch.finfo(torch.float16).max
+    worst, naive = (
+        result.worst("gaussian_nll", torch.float16),
+        result.first_naive("gaussian_nll", torch.float16),
+    )
+    assert worst.status == S.TRUE_OVERFLOW
+    assert not worst.naive
+    assert worst.limit <= math.sqrt(2 * big / 4) < worst.first_bad
+    assert naive.status == S.NONFINITE
+    assert naive.limit <= math.sqrt(big) < naive.first_bad
+    assert worst.limit == min(c.limit for c in result.cells)
+    text = str(result)
+    assert f"{worst.limit:.3g} ovf; inf/NaN (v, g) > {naive.limit:.3g}" in text
+    assert result.first_naive("gaussian_nll", torch.float16) is not None
+    assert S.sweep(["mse"], [torch.float16], refine=0).first_naive("mse", torch.float16) is None
+
+
 def test_stable_forms_remove_every_naive_failure(float32_sweep):
     assert set(float32_sweep.naive) <= set(S.STABLE)
     stable = S.sweep([S.stable_loss(name) for name in S.STABLE], [torch.float16, torch.float32], refine=0)
