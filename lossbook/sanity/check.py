@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lossbook.sanity import _args
+from lossbook.sanity import _args, _heads
 from lossbook.sanity.expect import Expectation, expected_initial_loss
 
 __all__ = ["INIT_SCALES", "InitialLossReport", "check_initial_loss"]
@@ -121,9 +121,10 @@ def _forward(model: Callable, inputs: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _prepare_targets(name: str, out: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+def _prepare_targets(
+    name: str, out: torch.Tensor, targets: torch.Tensor, ignore: int | None = None
+) -> tuple[torch.Tensor, list[str]]:
     """Validate targets; return the per-example-shaped version and structural diagnoses."""
-    n = out.shape[0] if out.dim() else 0
     if targets.shape[:1] != out.shape[:1]:
         raise ValueError(
             f"the model returned {tuple(out.shape)} for the batch but targets have shape {tuple(targets.shape)}: "
@@ -131,16 +132,23 @@ def _prepare_targets(name: str, out: torch.Tensor, targets: torch.Tensor) -> tup
         )
     found: list[str] = []
     if name == "cross_entropy":
-        if out.dim() != 2:
-            raise ValueError(f"cross_entropy needs logits of shape (N, C), got {tuple(out.shape)}")
-        if targets.is_floating_point() or targets.dim() != 1:
+        if out.dim() < 2:
+            raise ValueError(
+                f"cross_entropy needs logits of shape (N, C) or (N, C, ...), got {tuple(out.shape)}"
+            )
+        want = (out.shape[0], *out.shape[2:])
+        if targets.is_floating_point() or tuple(targets.shape) != want:
             raise TypeError(
-                f"cross_entropy here needs integer class indices of shape ({n},), got {targets.dtype} "
+                f"cross_entropy here needs integer class indices of shape {want}, got {targets.dtype} "
                 f"of shape {tuple(targets.shape)} (use targets.long())"
             )
-        if int(targets.min()) < 0 or int(targets.max()) >= out.shape[1]:
+        kept = targets[targets != ignore] if ignore is not None else targets
+        if kept.numel() == 0:
+            raise ValueError(f"every target equals ignore_index={ignore}: nothing to check")
+        if int(kept.min()) < 0 or int(kept.max()) >= out.shape[1]:
             raise ValueError(
-                f"class indices must lie in [0, {out.shape[1]}), got [{int(targets.min())}, {int(targets.max())}]"
+                f"class indices must lie in [0, {out.shape[1]}) or equal ignore_index, got "
+                f"[{int(kept.min())}, {int(kept.max())}]"
             )
         return targets, found
     if not targets.is_floating_point():
@@ -181,7 +189,7 @@ class _Recorder:
 
     def _hook(self, module, args):
         x = args[0].detach().double()
-        self.calls.append((module, float((x**2).mean())))
+        self.calls.append((module, float((x**2).mean()), x))
 
     def close(self):
         for h in self.handles:
@@ -222,15 +230,36 @@ def _fan(module: nn.Module) -> tuple[int, int]:
 
 
 def _excess_explained(
-    name: str, expect: Callable[..., float], out: torch.Tensor, targets, point: float, s_point
+    name: str, expect: Callable[..., float], out: torch.Tensor, head_bias, point: float, s_point
 ):
-    """How much of the gap each logit statistic alone explains: (amount, message) pairs."""
+    """How much of the gap each cause alone explains: (amount, message) pairs.
+
+    A bad bias is read from the head's ``bias`` parameter when there is one (the logits' mean
+    also moves with the layers below the head); otherwise from the logits' mean.
+    """
     z = out.detach().double()
     found = []
+    c = z.shape[1] if name == "cross_entropy" else 1
+    if head_bias is not None and head_bias.numel() == c:
+        b = head_bias.numpy() if name == "cross_entropy" else float(head_bias[0])
+        text = (
+            f"the head's bias spans [{float(head_bias.min()):+.2f}, {float(head_bias.max()):+.2f}]"
+            if c > 1
+            else f"the head's bias is {float(head_bias[0]):+.3g}"
+        )
+        found.append(
+            (
+                expect(bias=b, spread=s_point) - point,
+                f"{text}: a bad output bias (expected 0 or the prior's log-odds)",
+            )
+        )
+        head_bias_used = True
+    else:
+        head_bias_used = False
     if name == "mse":
         bias = float(z.mean())
         spread = float(z.std()) if z.numel() > 1 else 0.0
-        if abs(bias) > 3 * spread / math.sqrt(len(z)):
+        if not head_bias_used and abs(bias) > 3 * spread / math.sqrt(len(z)):
             found.append(
                 (expect(bias=bias, spread=s_point) - point, f"output mean {bias:+.3g}: a bad output bias")
             )
@@ -250,10 +279,12 @@ def _excess_explained(
     else:
         centre = z.mean()
         spread = float(z.std()) if z.numel() > 1 else 0.0
-        bias_msg = f"mean logit {float(centre):+.2f}"
+        bias_msg = f"mean logit {float(centre):+.2f} (no head bias found)"
         bias_value = expect(bias=float(centre), spread=s_point)
     noise = 3 * spread / math.sqrt(len(z))
-    if float(centre.max() - centre.min()) > 2 * noise or float(centre.abs().max()) > noise:
+    if not head_bias_used and (
+        float(centre.max() - centre.min()) > 2 * noise or float(centre.abs().max()) > noise
+    ):
         found.append(
             (bias_value - point, f"{bias_msg}: a bad output bias (expected 0 or the prior's log-odds)")
         )
@@ -335,7 +366,9 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     head_calls = recorder.calls
 
     diagnoses: list[tuple[float, str]] = []  # (priority, message); structural faults first
-    targets_used, found = _prepare_targets(name, out, targets)
+    opts = _heads.loss_options(loss_fn, name)
+    ref = _heads.reference(name, opts)
+    targets_used, found = _prepare_targets(name, out, targets, opts.get("ignore_index"))
     diagnoses += [(1e9, f) for f in found]
     z = out.detach()
     finite = bool(torch.isfinite(z).all())
@@ -378,13 +411,17 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         if "target size" in str(w.message):
             diagnoses.append((1e9 - 1, f"PyTorch warned: {' '.join(str(w.message).split())}"))
 
-    per = {
-        "cross_entropy": lambda o, t: F.cross_entropy(o, t, reduction="none"),
-        "bce_with_logits": lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none"),
-        "mse": lambda o, t: F.mse_loss(o, t, reduction="none"),
-    }[name](z.double(), targets_used.double() if targets_used.is_floating_point() else targets_used)
-    per = per.reshape(-1)
-    per_mean = float(per.mean())
+    t_ref = targets_used.double() if targets_used.is_floating_point() else targets_used
+    per = ref(z.double(), t_ref, "none").reshape(-1)
+    per_mean, per_sum = float(ref(z.double(), t_ref)), float(ref(z.double(), t_ref, "sum"))
+    if name == "cross_entropy":  # (N, C, ...) logits: one row per position; ignored targets dropped
+        c = out.shape[1]
+        flat_t = targets_used.reshape(-1)
+        kept = flat_t != opts.get("ignore_index", -(10**9))
+        per = per[kept]
+        out_rows, targets_rows = out.movedim(1, -1).reshape(-1, c)[kept], flat_t[kept]
+    else:
+        out_rows, targets_rows = out, targets_used
     stderr = float(per.std() / math.sqrt(per.numel())) if per.numel() > 1 else 0.0
     measured = per_mean if value is None else float(torch.as_tensor(value).detach().double().mean())
 
@@ -402,20 +439,21 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         )
     elif value is not None and not math.isclose(measured, per_mean, rel_tol=1e-3, abs_tol=1e-6) and not found:
         ratio = measured / per_mean if per_mean else math.inf
-        if math.isclose(ratio, per.numel(), rel_tol=1e-3):
+        if math.isclose(measured, per_sum, rel_tol=1e-3):
             diagnoses.append(
                 (
                     1e7,
-                    f"your loss is {ratio:.0f} × the per-example mean, the number of elements: "
+                    f"your loss is {ratio:.4g} × the per-example mean: the sum over the batch, "
                     "reduction='sum', so the gradient and the step are that many times larger",
                 )
             )
         else:
+            declared = ", ".join(f"{k}" for k in _heads.non_default(opts)) or "no weights"
             diagnoses.append(
                 (
                     1e7,
-                    f"your loss is {ratio:.3g} × the per-example mean of {name}: a different "
-                    "reduction, class weights, or a different loss than declared",
+                    f"your loss is {ratio:.4g} × the mean of {name} ({declared}) over the batch: a "
+                    "different reduction, weights or loss than declared",
                 )
             )
     if reduction not in (None, "mean"):
@@ -430,7 +468,8 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     # gradients: does the loss reach every parameter?
     grad_note = "gradients not checked (pass an nn.Module to check them)"
     if isinstance(model, nn.Module) and value is not None:
-        params = [p for p in model.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [p for _, p in named]
         loss_tensor = value if isinstance(value, torch.Tensor) else None
         if params and (loss_tensor is None or not loss_tensor.requires_grad):
             grad_note = "no parameter receives a gradient"
@@ -445,6 +484,18 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
             grads = torch.autograd.grad(loss_tensor.sum(), params, allow_unused=True, retain_graph=False)
             reached = [g for g in grads if g is not None]
             norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in reached))
+            names = [n for (n, _), g in zip(named, grads, strict=True) if g is not None]
+            zero = [n for n, g in zip(names, reached, strict=True) if not bool(g.any())]
+            if reached and zero:
+                diagnoses.append(
+                    (
+                        1e8 + 1,
+                        f"{len(zero)} of {len(params)} parameter tensors get a gradient that is exactly "
+                        f"zero ({', '.join(zero[:4])}{', ...' if len(zero) > 4 else ''}): dead ReLUs "
+                        "(a large negative bias), or a layer initialised to zero after them; "
+                        "expected only if you zero-initialise a layer on purpose",
+                    )
+                )
             if not reached:
                 diagnoses.append(
                     (
@@ -454,7 +505,8 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
                     )
                 )
             grad_note = (
-                f"{len(reached)} of {len(params)} parameter tensors receive a gradient (norm {norm:.3g})"
+                f"{len(reached) - len(zero)} of {len(params)} parameter tensors receive a non-zero "
+                f"gradient (norm {norm:.3g})"
             )
 
     # the expectation, from the task only
@@ -477,7 +529,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     if name == "cross_entropy":
         c = out.shape[1]
         mc = min(5_000, max(1_000, 5_000_000 // c))
-        counts = torch.bincount(targets_used, minlength=c).double()
+        counts = torch.bincount(targets_rows, minlength=c).double()
         rho = ((counts + 0.5) / (counts + 0.5).sum()).numpy()
         log_rho = np.log(rho) - np.log(rho).mean()
         prior_bias = torch.as_tensor(log_rho)
@@ -493,7 +545,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         lower = float(-(rho * np.log(rho)).sum())
         prior_note = f"label frequencies of the batch (entropy {lower:.4f})"
     elif name == "bce_with_logits":
-        t = targets_used.double().clamp(0, 1)
+        t = targets_rows.double().clamp(0, 1)
         rho_all = float(t.mean().clamp(1e-3, 1 - 1e-3))
         cols = t.reshape(len(t), -1).mean(dim=0).clamp(1e-3, 1 - 1e-3).numpy()
         prior_bias = torch.as_tensor(np.log(cols / (1 - cols))).reshape(t.shape[1:])
@@ -516,7 +568,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         lower = float(np.mean(-(cols * np.log(cols) + (1 - cols) * np.log(1 - cols))))
         prior_note = f"share of positives {rho_all:.3f} (entropy {lower:.4f})"
     else:
-        t = targets_used.double()
+        t = targets_rows.double()
         ym, yv = float(t.mean()), float(t.var(unbiased=False))
         prior_bias = torch.tensor(ym, dtype=torch.float64)
 
@@ -532,7 +584,31 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         prior_note = f"targets: mean {ym:.3g}, variance {yv:.3g}"
 
     with_prior = expect(bias=prior_bias.numpy() if prior_bias.dim() else float(prior_bias), spread=s_point)
-    spread_se = _simulated_stderr(name, targets_used, out.shape, s_upper, prior_bias)
+    spread_se = _simulated_stderr(name, targets_rows, out_rows.shape, s_upper, prior_bias)
+    # between-model spread: heads redrawn from the scheme on the recorded head input
+    if _heads.non_default(opts):
+        lower = _heads.best_constant(ref, tuple(out.shape), t_ref)
+    redrawn = _heads.redraw_losses(
+        ref, head[0] if head else None, head[2] if head else None, out.shape, t_ref,
+        scale=upper_scale, cap=cap, biases=[0.0, prior_bias], default_bias=init in ("any", "default"),
+        spread=s_upper,
+    )  # fmt: skip
+    upper = max(upper, float(redrawn.max()))
+    head_bias = None
+    if head is not None and getattr(head[0], "bias", None) is not None:
+        head_bias = head[0].bias.detach().double().reshape(-1)
+    if head is not None and head[2].shape[0] > 1:
+        hx = head[2].reshape(head[2].shape[0], -1)
+        varying = float(hx.var(dim=0).mean()) / max(head[1], 1e-300)
+        if head[1] == 0 or varying < 1e-6:
+            diagnoses.append(
+                (
+                    1e8 + 2,
+                    f"the head's input does not depend on the example (second moment {head[1]:.3g}, "
+                    f"variation across the batch {varying:.2g} of it): dead ReLUs or a layer that "
+                    "ignores its input; the loss cannot fall below the best constant's",
+                )
+            )
     lo = lower * (1 - tol) - 4 * spread_se
     hi = upper * (1 + tol) + 4 * spread_se
     if math.isfinite(per_mean) and not lo <= per_mean <= hi:
@@ -541,7 +617,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         if above:
             causes = [
                 (a, m)
-                for a, m in _excess_explained(name, expect, out, targets_used, point_e.value, s_point)
+                for a, m in _excess_explained(name, expect, out_rows, head_bias, point_e.value, s_point)
                 if a > 0.25 * (per_mean - point_e.value)
             ]
             if m2_in > 4:

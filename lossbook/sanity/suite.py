@@ -85,6 +85,16 @@ def _bce(model, g, share=0.5):
                 loss_fn=nn.BCEWithLogitsLoss())  # fmt: skip
 
 
+def _kaiming(model: nn.Module) -> nn.Module:
+    return _init(model, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
+
+
+def _dead(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        model[0].bias.fill_(-10.0)  # every first-layer ReLU is off for standardised inputs
+    return model
+
+
 def _prior_head(g):
     model = mlp(1)
     init_output_bias(model[-1].bias, 0.05)
@@ -136,8 +146,10 @@ CASES: tuple[Case, ...] = (
     Case("MLP, default init", None, lambda g: _ce(mlp(CLASSES), g)),
     Case("ConvNet, default init", None, lambda g: _images(convnet(CLASSES), g)),
     Case("ConvNet with BatchNorm", None, lambda g: _images(convnet(CLASSES, batchnorm=True), g)),
-    Case("MLP, Kaiming normal", None,
-         lambda g: _ce(_init(mlp(CLASSES), lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")), g)),
+    Case("MLP, Kaiming normal", None, lambda g: _ce(_kaiming(mlp(CLASSES)), g)),
+    Case("3-class MLP, Kaiming normal", None,
+         lambda g: _ce(_kaiming(mlp(3)), g) | dict(targets=_classes(g, 3))),
+    Case("binary MLP, Kaiming normal", None, lambda g: _bce(_kaiming(mlp(1)), g)),
     Case("MLP, Xavier normal", None, lambda g: _ce(_init(mlp(CLASSES), nn.init.xavier_normal_), g)),
     Case("binary MLP, default init", None, lambda g: _bce(mlp(1), g)),
     Case("imbalanced head, prior bias (5 %)", None, _prior_head),
@@ -155,6 +167,7 @@ CASES: tuple[Case, ...] = (
     Case("reduction='sum' in the loop", "reduction='sum'",
          lambda g: _ce(mlp(CLASSES), g) | dict(loss_fn=lambda o, t: F.cross_entropy(o, t, reduction="sum"),
                                                  loss="cross_entropy")),
+    Case("dead first layer (bias -10)", "dead ReLUs", lambda g: _ce(_dead(mlp(CLASSES)), g)),
     Case("shuffled labels", "shuffled labels", _shuffled),
 )  # fmt: skip
 
