@@ -725,8 +725,16 @@ def test_check_initial_loss_rejects_bad_input_clearly():
         check_initial_loss(3, x, y, "cross_entropy")
     with pytest.raises(TypeError, match="targets must be a tensor, got list"):
         check_initial_loss(model, x, [0, 1], "cross_entropy")
-    with pytest.raises(ValueError, match=r"cross_entropy needs logits of shape \(N, C\), got \(64,\)"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy needs logits of shape \(N, C\) or \(N, C, ...\), got \(64,\)"
+    ):
         check_initial_loss(lambda inp: inp[:, 0], x, y, "cross_entropy")
+    with pytest.raises(ValueError, match=r"every target equals ignore_index=-100"):
+        check_initial_loss(model, x, torch.full((64,), -100), nn.CrossEntropyLoss())
+    with pytest.raises(
+        TypeError, match=r"integer class indices of shape \(64, 12\), got torch.int64 of shape \(64,\)"
+    ):
+        check_initial_loss(nn.Conv1d(20, 10, 1), x[:, :, None].expand(64, 20, 12), y, nn.CrossEntropyLoss())
 
 
 def test_bias_and_gradient_helpers_reject_bad_input():
