@@ -783,3 +783,11 @@ def test_sanity_pages_show_mathematics_not_code_strings(path):
         lines = "".join(cell["source"]).strip().splitlines()
         hidden = "hide-input" in cell["metadata"].get("tags", [])
         assert hidden or len(lines) <= 22, f"cell {i}: {len(lines)} lines shown expanded"
+
+
+def test_row_kinds_and_bias_detection_curve(suite_rows):
+    kinds = {r.case: r.kind for r in suite_rows if r.fault and r.flagged}
+    assert kinds["softmax before CrossEntropyLoss"] == "structural"
+    assert kinds["output bias +5 (BCE)"] == "statistical"
+    found = suite.bias_detection((3.0,), seeds=range(3))
+    assert found == {"BCE head bias +v": [3], "CE class biases in [-v, v]": [3]}

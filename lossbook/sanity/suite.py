@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from lossbook.sanity.check import InitialLossReport, check_initial_loss
 from lossbook.sanity.tools import init_output_bias
 
-__all__ = ["CASES", "Case", "Confusion", "Row", "confusion", "run"]
+__all__ = ["CASES", "Case", "Confusion", "Row", "bias_detection", "confusion", "run"]
 
 N, FEATURES, CLASSES = 256, 20, 10
 
@@ -183,6 +183,17 @@ class Row:
     def flagged(self) -> bool:
         return not self.report.ok
 
+    @property
+    def kind(self) -> str | None:
+        """'statistical' when the first diagnosis is the loss leaving the accepted range,
+        'structural' for any other diagnosis (seen whatever the loss value), None when passed."""
+        if not self.flagged:
+            return None
+        first = self.report.diagnoses[0]
+        return (
+            "statistical" if "is above the largest" in first or "is below the best" in first else "structural"
+        )
+
 
 def run(seeds: Sequence[int] = (0, 1, 2, 3, 4), names: Sequence[str] | None = None) -> list[Row]:
     """Build every case (or those in ``names``) for every seed and run the check on it."""
@@ -202,6 +213,26 @@ def run(seeds: Sequence[int] = (0, 1, 2, 3, 4), names: Sequence[str] | None = No
                                         **setup)  # fmt: skip
             rows.append(Row(case.name, case.fault, seed, report))
     return rows
+
+
+def bias_detection(sizes: Sequence[float], seeds: Sequence[int] = range(5)) -> dict[str, list[int]]:
+    """How many of ``seeds`` the check flags, per size v: a binary MLP whose head bias is +v
+    (balanced labels), and a 10-class MLP whose class biases are spread over [-v, v]."""
+    found: dict[str, list[int]] = {"BCE head bias +v": [], "CE class biases in [-v, v]": []}
+    for v in sizes:
+        hits = [0, 0]
+        for seed in seeds:
+            torch.manual_seed(seed)
+            g = torch.Generator().manual_seed(1000 + seed)
+            hits[0] += not check_initial_loss(**_bce(_bias(mlp(1), v), g)).ok
+            torch.manual_seed(seed)
+            net = mlp(CLASSES)
+            with torch.no_grad():
+                net[-1].bias.copy_(torch.linspace(-v, v, CLASSES)[torch.randperm(CLASSES, generator=g)])
+            hits[1] += not check_initial_loss(**_ce(net, g)).ok
+        for key, k in zip(found, hits, strict=True):
+            found[key].append(k)
+    return found
 
 
 @dataclass(frozen=True)
