@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -136,3 +137,56 @@ def _broadcast(bias: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     if len(shape) >= 2 and bias.numel() == shape[1]:
         return bias.reshape((1, shape[1]) + (1,) * (len(shape) - 2))
     return bias.reshape(shape[1:]) if bias.numel() == shape[1:].numel() else bias.mean()
+
+
+class Recorder:
+    """Forward hooks on every Linear/Conv layer: the last one called is the head."""
+
+    def __init__(self, model: Any):
+        self.calls: list[tuple[nn.Module, float]] = []
+        self.handles = []
+        if isinstance(model, nn.Module):
+            for module in model.modules():
+                if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                    self.handles.append(module.register_forward_pre_hook(self._hook))
+
+    def _hook(self, module, args):
+        x = args[0].detach().double()
+        self.calls.append((module, float((x**2).mean()), x))
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+class kept_buffers:
+    """Restore a module's buffers (BatchNorm running statistics) on exit."""
+
+    def __init__(self, model: Any):
+        self.model = model if isinstance(model, nn.Module) else None
+
+    def __enter__(self):
+        if self.model is not None:
+            self.saved = {k: v.clone() for k, v in self.model.named_buffers()}
+
+    def __exit__(self, *exc):
+        if self.model is not None:
+            with torch.no_grad():
+                for k, v in self.model.named_buffers():
+                    v.copy_(self.saved[k])
+
+
+def simulated_stderr(name, targets, shape, spread, prior_bias) -> float:
+    """Standard error of the batch mean for a correct head (zero or prior bias, the largest spread)."""
+    g = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for bias in (torch.zeros(()), prior_bias):
+        z = bias + spread * torch.randn(shape, generator=g, dtype=torch.float64)
+        if name == "cross_entropy":
+            per = F.cross_entropy(z, targets, reduction="none")
+        elif name == "bce_with_logits":
+            per = F.binary_cross_entropy_with_logits(z, targets.double().clamp(0, 1), reduction="none")
+        else:
+            per = F.mse_loss(z, targets.double(), reduction="none")
+        worst = max(worst, float(per.std()))
+    return worst / math.sqrt(max(shape[0], 2) - 1)

@@ -176,43 +176,6 @@ def _prepare_targets(
     return targets, found
 
 
-class _Recorder:
-    """Forward hooks on every Linear/Conv layer: the last one called is the head."""
-
-    def __init__(self, model: Any):
-        self.calls: list[tuple[nn.Module, float]] = []
-        self.handles = []
-        if isinstance(model, nn.Module):
-            for module in model.modules():
-                if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-                    self.handles.append(module.register_forward_pre_hook(self._hook))
-
-    def _hook(self, module, args):
-        x = args[0].detach().double()
-        self.calls.append((module, float((x**2).mean()), x))
-
-    def close(self):
-        for h in self.handles:
-            h.remove()
-
-
-class _kept_buffers:
-    """Restore a module's buffers (BatchNorm running statistics) on exit."""
-
-    def __init__(self, model: Any):
-        self.model = model if isinstance(model, nn.Module) else None
-
-    def __enter__(self):
-        if self.model is not None:
-            self.saved = {k: v.clone() for k, v in self.model.named_buffers()}
-
-    def __exit__(self, *exc):
-        if self.model is not None:
-            with torch.no_grad():
-                for k, v in self.model.named_buffers():
-                    v.copy_(self.saved[k])
-
-
 def _squashed(model: Callable, inputs: torch.Tensor) -> bool:
     """Do the outputs stay in [0, 1] when the inputs are scaled by 1000 (a sigmoid at the end)?"""
     if not inputs.is_floating_point():
@@ -298,22 +261,6 @@ def _excess_explained(
     return found
 
 
-def _simulated_stderr(name, targets, shape, spread, prior_bias) -> float:
-    """Standard error of the batch mean for a correct head (zero or prior bias, the largest spread)."""
-    g = torch.Generator().manual_seed(0)
-    worst = 0.0
-    for bias in (torch.zeros(()), prior_bias):
-        z = bias + spread * torch.randn(shape, generator=g, dtype=torch.float64)
-        if name == "cross_entropy":
-            per = F.cross_entropy(z, targets, reduction="none")
-        elif name == "bce_with_logits":
-            per = F.binary_cross_entropy_with_logits(z, targets.double().clamp(0, 1), reduction="none")
-        else:
-            per = F.mse_loss(z, targets.double(), reduction="none")
-        worst = max(worst, float(per.std()))
-    return worst / math.sqrt(max(shape[0], 2) - 1)
-
-
 def check_initial_loss(
     model: Callable[[torch.Tensor], torch.Tensor],
     inputs: torch.Tensor,
@@ -336,12 +283,18 @@ def check_initial_loss(
     batch, the head's fan-in (found by a forward hook on the last Linear/Conv layer called),
     the init scheme, and the second moment of the head's input capped at 1, what a
     variance-preserving network gives on standardised inputs. The loss is accepted between the
-    loss of the best constant (bias = label prior, spread 0) and the loss of a zero-bias
-    head of the largest standard spread, widened by ``rtol`` and four standard errors.
+    loss of the best constant (bias = label prior, spread 0) and the largest first loss among
+    200 fresh Linear heads per bias (zero, prior) drawn from the widest scheme and applied to
+    the recorded head input (so the spread *between* models, from a head input with a
+    non-zero mean, is included), widened by ``rtol`` and four standard errors. The loss
+    module's ``weight``, ``pos_weight``, ``ignore_index`` and ``label_smoothing`` are used,
+    and ``(N, C, ...)`` logits are read per position. Only Linear and Conv layers are
+    recognised as the head; a bad bias is read from the head's ``bias`` parameter.
     Structural faults are found directly: outputs that are probabilities (a softmax or
     sigmoid before a logits loss; probed by rescaling the inputs), a target shape that
     broadcasts, targets in the wrong encoding, a graph that gives no parameter a gradient,
-    a reduction that is not the per-example mean. The model's buffers (BatchNorm running
+    parameter tensors whose gradient is exactly zero and a head input that does not vary
+    across the batch (dead ReLUs), a reduction that is not the per-example mean. The model's buffers (BatchNorm running
     statistics) are restored and no ``.grad`` is written.
     """
     if not callable(model):
@@ -353,12 +306,12 @@ def check_initial_loss(
     _args.choice("init", init, ("any", "default", "lecun", "kaiming", "xavier"))
     loss_fn, name, reduction = _loss_name(loss_fn, loss)
 
-    with _kept_buffers(model):
+    with _heads.kept_buffers(model):
         return _check(model, inputs, targets, loss_fn, name, reduction, init, tol)
 
 
 def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> InitialLossReport:
-    recorder = _Recorder(model)
+    recorder = _heads.Recorder(model)
     try:
         out = _forward(model, inputs)
     finally:
@@ -584,7 +537,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         prior_note = f"targets: mean {ym:.3g}, variance {yv:.3g}"
 
     with_prior = expect(bias=prior_bias.numpy() if prior_bias.dim() else float(prior_bias), spread=s_point)
-    spread_se = _simulated_stderr(name, targets_rows, out_rows.shape, s_upper, prior_bias)
+    spread_se = _heads.simulated_stderr(name, targets_rows, out_rows.shape, s_upper, prior_bias)
     # between-model spread: heads redrawn from the scheme on the recorded head input
     if _heads.non_default(opts):
         lower = _heads.best_constant(ref, tuple(out.shape), t_ref)
