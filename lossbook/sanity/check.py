@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lossbook.sanity import _args
+from lossbook.sanity import _args, _heads
 from lossbook.sanity.expect import Expectation, expected_initial_loss
 
 __all__ = ["INIT_SCALES", "InitialLossReport", "check_initial_loss"]
@@ -121,9 +121,10 @@ def _forward(model: Callable, inputs: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _prepare_targets(name: str, out: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+def _prepare_targets(
+    name: str, out: torch.Tensor, targets: torch.Tensor, ignore: int | None = None
+) -> tuple[torch.Tensor, list[str]]:
     """Validate targets; return the per-example-shaped version and structural diagnoses."""
-    n = out.shape[0] if out.dim() else 0
     if targets.shape[:1] != out.shape[:1]:
         raise ValueError(
             f"the model returned {tuple(out.shape)} for the batch but targets have shape {tuple(targets.shape)}: "
@@ -131,16 +132,23 @@ def _prepare_targets(name: str, out: torch.Tensor, targets: torch.Tensor) -> tup
         )
     found: list[str] = []
     if name == "cross_entropy":
-        if out.dim() != 2:
-            raise ValueError(f"cross_entropy needs logits of shape (N, C), got {tuple(out.shape)}")
-        if targets.is_floating_point() or targets.dim() != 1:
+        if out.dim() < 2:
+            raise ValueError(
+                f"cross_entropy needs logits of shape (N, C) or (N, C, ...), got {tuple(out.shape)}"
+            )
+        want = (out.shape[0], *out.shape[2:])
+        if targets.is_floating_point() or tuple(targets.shape) != want:
             raise TypeError(
-                f"cross_entropy here needs integer class indices of shape ({n},), got {targets.dtype} "
+                f"cross_entropy here needs integer class indices of shape {want}, got {targets.dtype} "
                 f"of shape {tuple(targets.shape)} (use targets.long())"
             )
-        if int(targets.min()) < 0 or int(targets.max()) >= out.shape[1]:
+        kept = targets[targets != ignore] if ignore is not None else targets
+        if kept.numel() == 0:
+            raise ValueError(f"every target equals ignore_index={ignore}: nothing to check")
+        if int(kept.min()) < 0 or int(kept.max()) >= out.shape[1]:
             raise ValueError(
-                f"class indices must lie in [0, {out.shape[1]}), got [{int(targets.min())}, {int(targets.max())}]"
+                f"class indices must lie in [0, {out.shape[1]}) or equal ignore_index, got "
+                f"[{int(kept.min())}, {int(kept.max())}]"
             )
         return targets, found
     if not targets.is_floating_point():
@@ -168,43 +176,6 @@ def _prepare_targets(name: str, out: torch.Tensor, targets: torch.Tensor) -> tup
     return targets, found
 
 
-class _Recorder:
-    """Forward hooks on every Linear/Conv layer: the last one called is the head."""
-
-    def __init__(self, model: Any):
-        self.calls: list[tuple[nn.Module, float]] = []
-        self.handles = []
-        if isinstance(model, nn.Module):
-            for module in model.modules():
-                if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-                    self.handles.append(module.register_forward_pre_hook(self._hook))
-
-    def _hook(self, module, args):
-        x = args[0].detach().double()
-        self.calls.append((module, float((x**2).mean())))
-
-    def close(self):
-        for h in self.handles:
-            h.remove()
-
-
-class _kept_buffers:
-    """Restore a module's buffers (BatchNorm running statistics) on exit."""
-
-    def __init__(self, model: Any):
-        self.model = model if isinstance(model, nn.Module) else None
-
-    def __enter__(self):
-        if self.model is not None:
-            self.saved = {k: v.clone() for k, v in self.model.named_buffers()}
-
-    def __exit__(self, *exc):
-        if self.model is not None:
-            with torch.no_grad():
-                for k, v in self.model.named_buffers():
-                    v.copy_(self.saved[k])
-
-
 def _squashed(model: Callable, inputs: torch.Tensor) -> bool:
     """Do the outputs stay in [0, 1] when the inputs are scaled by 1000 (a sigmoid at the end)?"""
     if not inputs.is_floating_point():
@@ -222,15 +193,36 @@ def _fan(module: nn.Module) -> tuple[int, int]:
 
 
 def _excess_explained(
-    name: str, expect: Callable[..., float], out: torch.Tensor, targets, point: float, s_point
+    name: str, expect: Callable[..., float], out: torch.Tensor, head_bias, point: float, s_point
 ):
-    """How much of the gap each logit statistic alone explains: (amount, message) pairs."""
+    """How much of the gap each cause alone explains: (amount, message) pairs.
+
+    A bad bias is read from the head's ``bias`` parameter when there is one (the logits' mean
+    also moves with the layers below the head); otherwise from the logits' mean.
+    """
     z = out.detach().double()
     found = []
+    c = z.shape[1] if name == "cross_entropy" else 1
+    if head_bias is not None and head_bias.numel() == c:
+        b = head_bias.numpy() if name == "cross_entropy" else float(head_bias[0])
+        text = (
+            f"the head's bias spans [{float(head_bias.min()):+.2f}, {float(head_bias.max()):+.2f}]"
+            if c > 1
+            else f"the head's bias is {float(head_bias[0]):+.3g}"
+        )
+        found.append(
+            (
+                expect(bias=b, spread=s_point) - point,
+                f"{text}: a bad output bias (expected 0 or the prior's log-odds)",
+            )
+        )
+        head_bias_used = True
+    else:
+        head_bias_used = False
     if name == "mse":
         bias = float(z.mean())
         spread = float(z.std()) if z.numel() > 1 else 0.0
-        if abs(bias) > 3 * spread / math.sqrt(len(z)):
+        if not head_bias_used and abs(bias) > 3 * spread / math.sqrt(len(z)):
             found.append(
                 (expect(bias=bias, spread=s_point) - point, f"output mean {bias:+.3g}: a bad output bias")
             )
@@ -250,10 +242,12 @@ def _excess_explained(
     else:
         centre = z.mean()
         spread = float(z.std()) if z.numel() > 1 else 0.0
-        bias_msg = f"mean logit {float(centre):+.2f}"
+        bias_msg = f"mean logit {float(centre):+.2f} (no head bias found)"
         bias_value = expect(bias=float(centre), spread=s_point)
     noise = 3 * spread / math.sqrt(len(z))
-    if float(centre.max() - centre.min()) > 2 * noise or float(centre.abs().max()) > noise:
+    if not head_bias_used and (
+        float(centre.max() - centre.min()) > 2 * noise or float(centre.abs().max()) > noise
+    ):
         found.append(
             (bias_value - point, f"{bias_msg}: a bad output bias (expected 0 or the prior's log-odds)")
         )
@@ -265,22 +259,6 @@ def _excess_explained(
         )
     )
     return found
-
-
-def _simulated_stderr(name, targets, shape, spread, prior_bias) -> float:
-    """Standard error of the batch mean for a correct head (zero or prior bias, the largest spread)."""
-    g = torch.Generator().manual_seed(0)
-    worst = 0.0
-    for bias in (torch.zeros(()), prior_bias):
-        z = bias + spread * torch.randn(shape, generator=g, dtype=torch.float64)
-        if name == "cross_entropy":
-            per = F.cross_entropy(z, targets, reduction="none")
-        elif name == "bce_with_logits":
-            per = F.binary_cross_entropy_with_logits(z, targets.double().clamp(0, 1), reduction="none")
-        else:
-            per = F.mse_loss(z, targets.double(), reduction="none")
-        worst = max(worst, float(per.std()))
-    return worst / math.sqrt(max(shape[0], 2) - 1)
 
 
 def check_initial_loss(
@@ -305,12 +283,18 @@ def check_initial_loss(
     batch, the head's fan-in (found by a forward hook on the last Linear/Conv layer called),
     the init scheme, and the second moment of the head's input capped at 1, what a
     variance-preserving network gives on standardised inputs. The loss is accepted between the
-    loss of the best constant (bias = label prior, spread 0) and the loss of a zero-bias
-    head of the largest standard spread, widened by ``rtol`` and four standard errors.
+    loss of the best constant (bias = label prior, spread 0) and the largest first loss among
+    200 fresh Linear heads per bias (zero, prior) drawn from the widest scheme and applied to
+    the recorded head input (so the spread *between* models, from a head input with a
+    non-zero mean, is included), widened by ``rtol`` and four standard errors. The loss
+    module's ``weight``, ``pos_weight``, ``ignore_index`` and ``label_smoothing`` are used,
+    and ``(N, C, ...)`` logits are read per position. Only Linear and Conv layers are
+    recognised as the head; a bad bias is read from the head's ``bias`` parameter.
     Structural faults are found directly: outputs that are probabilities (a softmax or
     sigmoid before a logits loss; probed by rescaling the inputs), a target shape that
     broadcasts, targets in the wrong encoding, a graph that gives no parameter a gradient,
-    a reduction that is not the per-example mean. The model's buffers (BatchNorm running
+    parameter tensors whose gradient is exactly zero and a head input that does not vary
+    across the batch (dead ReLUs), a reduction that is not the per-example mean. The model's buffers (BatchNorm running
     statistics) are restored and no ``.grad`` is written.
     """
     if not callable(model):
@@ -322,12 +306,12 @@ def check_initial_loss(
     _args.choice("init", init, ("any", "default", "lecun", "kaiming", "xavier"))
     loss_fn, name, reduction = _loss_name(loss_fn, loss)
 
-    with _kept_buffers(model):
+    with _heads.kept_buffers(model):
         return _check(model, inputs, targets, loss_fn, name, reduction, init, tol)
 
 
 def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> InitialLossReport:
-    recorder = _Recorder(model)
+    recorder = _heads.Recorder(model)
     try:
         out = _forward(model, inputs)
     finally:
@@ -335,7 +319,9 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     head_calls = recorder.calls
 
     diagnoses: list[tuple[float, str]] = []  # (priority, message); structural faults first
-    targets_used, found = _prepare_targets(name, out, targets)
+    opts = _heads.loss_options(loss_fn, name)
+    ref = _heads.reference(name, opts)
+    targets_used, found = _prepare_targets(name, out, targets, opts.get("ignore_index"))
     diagnoses += [(1e9, f) for f in found]
     z = out.detach()
     finite = bool(torch.isfinite(z).all())
@@ -378,13 +364,17 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         if "target size" in str(w.message):
             diagnoses.append((1e9 - 1, f"PyTorch warned: {' '.join(str(w.message).split())}"))
 
-    per = {
-        "cross_entropy": lambda o, t: F.cross_entropy(o, t, reduction="none"),
-        "bce_with_logits": lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none"),
-        "mse": lambda o, t: F.mse_loss(o, t, reduction="none"),
-    }[name](z.double(), targets_used.double() if targets_used.is_floating_point() else targets_used)
-    per = per.reshape(-1)
-    per_mean = float(per.mean())
+    t_ref = targets_used.double() if targets_used.is_floating_point() else targets_used
+    per = ref(z.double(), t_ref, "none").reshape(-1)
+    per_mean, per_sum = float(ref(z.double(), t_ref)), float(ref(z.double(), t_ref, "sum"))
+    if name == "cross_entropy":  # (N, C, ...) logits: one row per position; ignored targets dropped
+        c = out.shape[1]
+        flat_t = targets_used.reshape(-1)
+        kept = flat_t != opts.get("ignore_index", -(10**9))
+        per = per[kept]
+        out_rows, targets_rows = out.movedim(1, -1).reshape(-1, c)[kept], flat_t[kept]
+    else:
+        out_rows, targets_rows = out, targets_used
     stderr = float(per.std() / math.sqrt(per.numel())) if per.numel() > 1 else 0.0
     measured = per_mean if value is None else float(torch.as_tensor(value).detach().double().mean())
 
@@ -402,20 +392,21 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         )
     elif value is not None and not math.isclose(measured, per_mean, rel_tol=1e-3, abs_tol=1e-6) and not found:
         ratio = measured / per_mean if per_mean else math.inf
-        if math.isclose(ratio, per.numel(), rel_tol=1e-3):
+        if math.isclose(measured, per_sum, rel_tol=1e-3):
             diagnoses.append(
                 (
                     1e7,
-                    f"your loss is {ratio:.0f} × the per-example mean, the number of elements: "
+                    f"your loss is {ratio:.4g} × the per-example mean: the sum over the batch, "
                     "reduction='sum', so the gradient and the step are that many times larger",
                 )
             )
         else:
+            declared = ", ".join(f"{k}" for k in _heads.non_default(opts)) or "no weights"
             diagnoses.append(
                 (
                     1e7,
-                    f"your loss is {ratio:.3g} × the per-example mean of {name}: a different "
-                    "reduction, class weights, or a different loss than declared",
+                    f"your loss is {ratio:.4g} × the mean of {name} ({declared}) over the batch: a "
+                    "different reduction, weights or loss than declared",
                 )
             )
     if reduction not in (None, "mean"):
@@ -430,7 +421,8 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     # gradients: does the loss reach every parameter?
     grad_note = "gradients not checked (pass an nn.Module to check them)"
     if isinstance(model, nn.Module) and value is not None:
-        params = [p for p in model.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [p for _, p in named]
         loss_tensor = value if isinstance(value, torch.Tensor) else None
         if params and (loss_tensor is None or not loss_tensor.requires_grad):
             grad_note = "no parameter receives a gradient"
@@ -445,6 +437,18 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
             grads = torch.autograd.grad(loss_tensor.sum(), params, allow_unused=True, retain_graph=False)
             reached = [g for g in grads if g is not None]
             norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in reached))
+            names = [n for (n, _), g in zip(named, grads, strict=True) if g is not None]
+            zero = [n for n, g in zip(names, reached, strict=True) if not bool(g.any())]
+            if reached and zero:
+                diagnoses.append(
+                    (
+                        1e8 + 1,
+                        f"{len(zero)} of {len(params)} parameter tensors get a gradient that is exactly "
+                        f"zero ({', '.join(zero[:4])}{', ...' if len(zero) > 4 else ''}): dead ReLUs "
+                        "(a large negative bias), or a layer initialised to zero after them; "
+                        "expected only if you zero-initialise a layer on purpose",
+                    )
+                )
             if not reached:
                 diagnoses.append(
                     (
@@ -454,7 +458,8 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
                     )
                 )
             grad_note = (
-                f"{len(reached)} of {len(params)} parameter tensors receive a gradient (norm {norm:.3g})"
+                f"{len(reached) - len(zero)} of {len(params)} parameter tensors receive a non-zero "
+                f"gradient (norm {norm:.3g})"
             )
 
     # the expectation, from the task only
@@ -477,7 +482,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
     if name == "cross_entropy":
         c = out.shape[1]
         mc = min(5_000, max(1_000, 5_000_000 // c))
-        counts = torch.bincount(targets_used, minlength=c).double()
+        counts = torch.bincount(targets_rows, minlength=c).double()
         rho = ((counts + 0.5) / (counts + 0.5).sum()).numpy()
         log_rho = np.log(rho) - np.log(rho).mean()
         prior_bias = torch.as_tensor(log_rho)
@@ -493,7 +498,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         lower = float(-(rho * np.log(rho)).sum())
         prior_note = f"label frequencies of the batch (entropy {lower:.4f})"
     elif name == "bce_with_logits":
-        t = targets_used.double().clamp(0, 1)
+        t = targets_rows.double().clamp(0, 1)
         rho_all = float(t.mean().clamp(1e-3, 1 - 1e-3))
         cols = t.reshape(len(t), -1).mean(dim=0).clamp(1e-3, 1 - 1e-3).numpy()
         prior_bias = torch.as_tensor(np.log(cols / (1 - cols))).reshape(t.shape[1:])
@@ -516,7 +521,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         lower = float(np.mean(-(cols * np.log(cols) + (1 - cols) * np.log(1 - cols))))
         prior_note = f"share of positives {rho_all:.3f} (entropy {lower:.4f})"
     else:
-        t = targets_used.double()
+        t = targets_rows.double()
         ym, yv = float(t.mean()), float(t.var(unbiased=False))
         prior_bias = torch.tensor(ym, dtype=torch.float64)
 
@@ -532,7 +537,31 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         prior_note = f"targets: mean {ym:.3g}, variance {yv:.3g}"
 
     with_prior = expect(bias=prior_bias.numpy() if prior_bias.dim() else float(prior_bias), spread=s_point)
-    spread_se = _simulated_stderr(name, targets_used, out.shape, s_upper, prior_bias)
+    spread_se = _heads.simulated_stderr(name, targets_rows, out_rows.shape, s_upper, prior_bias)
+    # between-model spread: heads redrawn from the scheme on the recorded head input
+    if _heads.non_default(opts):
+        lower = _heads.best_constant(ref, tuple(out.shape), t_ref)
+    redrawn = _heads.redraw_losses(
+        ref, head[0] if head else None, head[2] if head else None, out.shape, t_ref,
+        scale=upper_scale, cap=cap, biases=[0.0, prior_bias], default_bias=init in ("any", "default"),
+        spread=s_upper,
+    )  # fmt: skip
+    upper = max(upper, float(redrawn.max()))
+    head_bias = None
+    if head is not None and getattr(head[0], "bias", None) is not None:
+        head_bias = head[0].bias.detach().double().reshape(-1)
+    if head is not None and head[2].shape[0] > 1:
+        hx = head[2].reshape(head[2].shape[0], -1)
+        varying = float(hx.var(dim=0).mean()) / max(head[1], 1e-300)
+        if head[1] == 0 or varying < 1e-6:
+            diagnoses.append(
+                (
+                    1e8 + 2,
+                    f"the head's input does not depend on the example (second moment {head[1]:.3g}, "
+                    f"variation across the batch {varying:.2g} of it): dead ReLUs or a layer that "
+                    "ignores its input; the loss cannot fall below the best constant's",
+                )
+            )
     lo = lower * (1 - tol) - 4 * spread_se
     hi = upper * (1 + tol) + 4 * spread_se
     if math.isfinite(per_mean) and not lo <= per_mean <= hi:
@@ -541,7 +570,7 @@ def _check(model, inputs, targets, loss_fn, name, reduction, init, tol) -> Initi
         if above:
             causes = [
                 (a, m)
-                for a, m in _excess_explained(name, expect, out, targets_used, point_e.value, s_point)
+                for a, m in _excess_explained(name, expect, out_rows, head_bias, point_e.value, s_point)
                 if a > 0.25 * (per_mean - point_e.value)
             ]
             if m2_in > 4:

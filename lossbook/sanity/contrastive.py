@@ -61,8 +61,9 @@ def contrastive_stats(
     Both views go through the encoder as one batch of 2N (as in SimCLR); embeddings are
     L2-normalised; each anchor's positive is its own second view and its K = N - 1
     negatives are the other examples' second views. ``shuffled`` is the loss with the
-    pairing replaced by random permutations (the same cosines, positives no closer than
-    negatives: this encoder's chance level); ``random_directions`` is the expectation for
+    labels replaced by random permutations (the same cosines; the true positive stays among
+    the candidates, so for an encoder whose positives stand out this is far above ln(K+1), not a
+    chance level); ``random_directions`` is the expectation for
     independent uniform unit vectors of the same dimension. Buffers are restored.
     """
     _args.positive("noise", noise, allow_zero=True)

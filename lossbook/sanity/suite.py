@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from lossbook.sanity.check import InitialLossReport, check_initial_loss
 from lossbook.sanity.tools import init_output_bias
 
-__all__ = ["CASES", "Case", "Confusion", "Row", "confusion", "run"]
+__all__ = ["CASES", "Case", "Confusion", "Row", "bias_detection", "confusion", "run"]
 
 N, FEATURES, CLASSES = 256, 20, 10
 
@@ -85,6 +85,16 @@ def _bce(model, g, share=0.5):
                 loss_fn=nn.BCEWithLogitsLoss())  # fmt: skip
 
 
+def _kaiming(model: nn.Module) -> nn.Module:
+    return _init(model, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
+
+
+def _dead(model: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        model[0].bias.fill_(-10.0)  # every first-layer ReLU is off for standardised inputs
+    return model
+
+
 def _prior_head(g):
     model = mlp(1)
     init_output_bias(model[-1].bias, 0.05)
@@ -136,8 +146,10 @@ CASES: tuple[Case, ...] = (
     Case("MLP, default init", None, lambda g: _ce(mlp(CLASSES), g)),
     Case("ConvNet, default init", None, lambda g: _images(convnet(CLASSES), g)),
     Case("ConvNet with BatchNorm", None, lambda g: _images(convnet(CLASSES, batchnorm=True), g)),
-    Case("MLP, Kaiming normal", None,
-         lambda g: _ce(_init(mlp(CLASSES), lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")), g)),
+    Case("MLP, Kaiming normal", None, lambda g: _ce(_kaiming(mlp(CLASSES)), g)),
+    Case("3-class MLP, Kaiming normal", None,
+         lambda g: _ce(_kaiming(mlp(3)), g) | dict(targets=_classes(g, 3))),
+    Case("binary MLP, Kaiming normal", None, lambda g: _bce(_kaiming(mlp(1)), g)),
     Case("MLP, Xavier normal", None, lambda g: _ce(_init(mlp(CLASSES), nn.init.xavier_normal_), g)),
     Case("binary MLP, default init", None, lambda g: _bce(mlp(1), g)),
     Case("imbalanced head, prior bias (5 %)", None, _prior_head),
@@ -155,6 +167,7 @@ CASES: tuple[Case, ...] = (
     Case("reduction='sum' in the loop", "reduction='sum'",
          lambda g: _ce(mlp(CLASSES), g) | dict(loss_fn=lambda o, t: F.cross_entropy(o, t, reduction="sum"),
                                                  loss="cross_entropy")),
+    Case("dead first layer (bias -10)", "dead ReLUs", lambda g: _ce(_dead(mlp(CLASSES)), g)),
     Case("shuffled labels", "shuffled labels", _shuffled),
 )  # fmt: skip
 
@@ -169,6 +182,17 @@ class Row:
     @property
     def flagged(self) -> bool:
         return not self.report.ok
+
+    @property
+    def kind(self) -> str | None:
+        """'statistical' when the first diagnosis is the loss leaving the accepted range,
+        'structural' for any other diagnosis (seen whatever the loss value), None when passed."""
+        if not self.flagged:
+            return None
+        first = self.report.diagnoses[0]
+        return (
+            "statistical" if "is above the largest" in first or "is below the best" in first else "structural"
+        )
 
 
 def run(seeds: Sequence[int] = (0, 1, 2, 3, 4), names: Sequence[str] | None = None) -> list[Row]:
@@ -189,6 +213,26 @@ def run(seeds: Sequence[int] = (0, 1, 2, 3, 4), names: Sequence[str] | None = No
                                         **setup)  # fmt: skip
             rows.append(Row(case.name, case.fault, seed, report))
     return rows
+
+
+def bias_detection(sizes: Sequence[float], seeds: Sequence[int] = range(5)) -> dict[str, list[int]]:
+    """How many of ``seeds`` the check flags, per size v: a binary MLP whose head bias is +v
+    (balanced labels), and a 10-class MLP whose class biases are spread over [-v, v]."""
+    found: dict[str, list[int]] = {"BCE head bias +v": [], "CE class biases in [-v, v]": []}
+    for v in sizes:
+        hits = [0, 0]
+        for seed in seeds:
+            torch.manual_seed(seed)
+            g = torch.Generator().manual_seed(1000 + seed)
+            hits[0] += not check_initial_loss(**_bce(_bias(mlp(1), v), g)).ok
+            torch.manual_seed(seed)
+            net = mlp(CLASSES)
+            with torch.no_grad():
+                net[-1].bias.copy_(torch.linspace(-v, v, CLASSES)[torch.randperm(CLASSES, generator=g)])
+            hits[1] += not check_initial_loss(**_ce(net, g)).ok
+        for key, k in zip(found, hits, strict=True):
+            found[key].append(k)
+    return found
 
 
 @dataclass(frozen=True)
