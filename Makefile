@@ -29,7 +29,7 @@ EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]'
 STRIP := $(BIN)/nbstripout --keep-output --keep-count --extra-keys "metadata.jupytext"
 
-.PHONY: help install book test lint unit nbval site browser execute lab bench clean
+.PHONY: help install book test lint unit nbval portable site browser execute lab bench clean
 
 help:
 	@echo "make book     build the website into _build/html"
@@ -71,6 +71,14 @@ unit: install
 nbval: install
 	$(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
 		-n 2 --dist loadscope chapters/
+
+# nbval again, with the kernels another x86-64 CPU would use (AVX2 instead of AVX-512 in PyTorch,
+# MKL and OpenBLAS; one thread): a stored output that passes here and in `make nbval` does not
+# depend on which machine executed it. Run it after `make execute`.
+portable: install
+	ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=1 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/sanitize.cfg -n 2 --dist loadscope $(NB)
 
 site: install
 	rm -rf _build/html

@@ -464,7 +464,7 @@ def _row(
     want: np.ndarray,
 ) -> CrossCheck:
     i = int(np.argmax(errors))
-    worst = f"{_describe(loss, xs[i], ts[i])}: PyTorch {got[i]:.17g}, SymPy {want[i]:.17g}"
+    worst = f"{_describe(loss, xs[i], ts[i])}: PyTorch {got[i]:.10g}, SymPy {want[i]:.10g}"
     undefined = ~np.isfinite(got) & ~np.isfinite(want) & (got != want)
     undefined |= np.isnan(got) & np.isnan(want)
     if undefined.any():
@@ -493,7 +493,7 @@ def _grad_row(
     i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
     worst = (
         f"{_describe(loss, xs[i], ts[i])}: d/d{plain(loss.inputs[j])} autograd "
-        f"{got[i, j]:.17g}, SymPy {want[i, j]:.17g}"
+        f"{got[i, j]:.10g}, SymPy {want[i, j]:.10g}"
     )
     value = float(masked[i, j])
     return CrossCheck(name, int(mask.sum()), value, rtol, bool(value <= rtol), worst)

@@ -116,7 +116,7 @@ def _items(lines: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # repr is the plain-text verdict (fixed precision)
 class Proof(_Verdict):
     """SymPy proved the loss convex in its inputs, for every target in the target domain.
 
@@ -159,7 +159,7 @@ class JensenPair:
         return self.value_between - self.chord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # repr is the plain-text verdict (fixed precision)
 class Counterexample(_Verdict):
     """The loss is not convex: a violated Jensen inequality, found by sampling.
 
@@ -193,7 +193,7 @@ class Counterexample(_Verdict):
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # repr is the plain-text verdict (fixed precision)
 class NotRefuted(_Verdict):
     """No proof and no counterexample: what was sampled, and why SymPy did not decide."""
 

@@ -190,3 +190,37 @@ def test_outputs_show_no_raw_sympy_or_latex(path):
                 continue
             found = _RAW_MATH.findall(shown)
             assert not found, f"cell {i} shows raw math {sorted(set(found))}: {shown[:200]!r}"
+
+
+#: A number printed with 12 or more significant digits: its last digits are round-off that
+#: differs between CPUs (AVX2 and AVX-512 kernels sum in different orders), so a stored output
+#: holding one would fail nbval on another machine. Plain-text floats get 10 digits from the
+#: kernel configuration (tests/ipython_kernel_config.py); printed numbers get a fixed precision.
+_NUMBER = re.compile(r"\d+\.\d+|\d{12,}")
+
+
+def _significant_digits(number: str) -> int:
+    return len(number.replace(".", "").lstrip("0"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_hold_no_round_off_digits(path):
+    """Every stored text output (printed, displayed or glued) shows numbers at a fixed precision."""
+    nb = _load(path)
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for out in cell["outputs"]:
+            if out["output_type"] == "stream":
+                texts = ["".join(out["text"])]
+            elif out["output_type"] in ("execute_result", "display_data"):
+                texts = [
+                    "".join(v) if isinstance(v, list) else v
+                    for k, v in out.get("data", {}).items()
+                    if k.startswith("text/") or k.endswith("text/plain")
+                ]
+            else:
+                continue
+            for text in texts:
+                long = [n for n in _NUMBER.findall(text) if _significant_digits(n) >= 12]
+                assert not long, f"cell {i} stores round-off digits {long[:3]}: print at a fixed precision"
