@@ -39,7 +39,7 @@ help:
 	@echo "make bench    time every notebook against the import floor, and the registry-wide cross-check"
 	@echo "make clean    remove _build (keeps .venv; rm -rf .venv to reinstall)"
 
-$(STAMP): requirements.txt pyproject.toml tests/ipython_kernel_config.py
+$(STAMP): requirements.txt pyproject.toml kernel/ipython_kernel_config.py
 	@echo "==> [1/4] virtual environment $(VENV) ($(PYTHON))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> [2/4] pip"
@@ -52,7 +52,7 @@ $(STAMP): requirements.txt pyproject.toml tests/ipython_kernel_config.py
 	@echo "==> [4/4] lossbook from this checkout (editable)"
 	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@$(BIN)/python -c "import torch; print('==> done: torch', torch.__version__, '(CUDA build)' if torch.version.cuda else '(CPU build)')"
-	@mkdir -p $(VENV)/etc/ipython && cp tests/ipython_kernel_config.py $(VENV)/etc/ipython/
+	@mkdir -p $(VENV)/etc/ipython && cp kernel/ipython_kernel_config.py $(VENV)/etc/ipython/
 	@touch $(STAMP)
 
 install: $(STAMP)

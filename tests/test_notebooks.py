@@ -195,7 +195,7 @@ def test_outputs_show_no_raw_sympy_or_latex(path):
 #: A number printed with 12 or more significant digits: its last digits are round-off that
 #: differs between CPUs (AVX2 and AVX-512 kernels sum in different orders), so a stored output
 #: holding one would fail nbval on another machine. Plain-text floats get 6 digits from the
-#: kernel configuration (tests/ipython_kernel_config.py); printed numbers get a fixed precision.
+#: kernel configuration (kernel/ipython_kernel_config.py); printed numbers get a fixed precision.
 _NUMBER = re.compile(r"\d+\.\d+|\d{12,}")
 
 
