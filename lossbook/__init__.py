@@ -11,7 +11,7 @@ needs for a loss of their own is here at the top level: :class:`Loss`, :class:`E
 True
 """
 
-from lossbook import convexity, gradients, infotheory, notation, plot, sanity, stability
+from lossbook import convexity, gradients, infotheory, notation, plot, reductions, sanity, stability
 from lossbook.calculus import PRECISIONS, assert_equivalent, assert_same, derive, evaluate, mp_function, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
@@ -83,6 +83,7 @@ __all__ = [
     "notation",
     "plot",
     "probe_kink",
+    "reductions",
     "same",
     "sanity",
     "stability",
