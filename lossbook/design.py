@@ -302,13 +302,18 @@ def train(
     steps: int,
     lr: float,
     decay: bool = True,
+    optimiser: str = "adam",
 ) -> np.ndarray:
-    """Full-batch Adam on ``params`` (modified in place); returns the per-seed loss history.
+    """Full-batch Adam (or plain gradient descent) on ``params``, in place; returns the per-seed loss history.
 
-    ``objective(params)`` returns one loss per seed, shape (S,). Adam is elementwise, so
-    stepping on the sum trains each seed independently. With ``decay`` the learning rate falls
-    linearly to 0, which lets non-smooth losses (L1, pinball) settle instead of oscillating.
+    ``objective(params)`` returns one loss per seed, shape (S,). Adam and gradient descent
+    (``optimiser="sgd"``) are elementwise, so stepping on the sum trains each seed
+    independently. With ``decay`` the learning rate falls linearly to 0, which lets non-smooth
+    losses (L1, pinball) settle instead of oscillating. Gradient descent shows the size of
+    the gradient directly; Adam divides it out.
     """
+    if optimiser not in ("adam", "sgd"):
+        raise ValueError(f"optimiser must be 'adam' or 'sgd', got {optimiser!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if not isinstance(lr, (int, float)) or not lr > 0 or math.isinf(lr):
@@ -316,7 +321,7 @@ def train(
     leaves = list(params.values())
     if not leaves or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in leaves):
         raise TypeError("params must map names to tensors with requires_grad=True (see init_mlp)")
-    opt = torch.optim.Adam(leaves, lr=lr)
+    opt = torch.optim.Adam(leaves, lr=lr) if optimiser == "adam" else torch.optim.SGD(leaves, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - k / steps if decay else 1.0)
     history = []
     for _ in range(steps):

@@ -117,6 +117,12 @@ def test_stacked_seeds_train_exactly_as_separate_runs():
     assert hist[-1].max() < hist[0].min()
 
 
+def test_gradient_descent_takes_the_plain_step():
+    p = {"w": torch.tensor([[1.0], [2.0]], dtype=torch.float64, requires_grad=True)}
+    D.train(p, lambda q: q["w"][:, 0] ** 2, steps=1, lr=0.1, optimiser="sgd")
+    assert p["w"].detach()[:, 0].tolist() == pytest.approx([1.0 - 0.1 * 2.0, 2.0 - 0.1 * 4.0])
+
+
 def test_linear_model_and_shared_inputs():
     p = D.init_mlp(2, 3, 4)
     assert set(p) == {"W", "b"}
