@@ -365,7 +365,8 @@ ENTRIES: tuple[Loss, ...] = (
         best_constant_text="an M-estimate of location (no closed form; can have several local minima)",
         refs=("lange1989robust",),
         notes="Convex in μ only where |y - μ| < b√ν: beyond that the second derivative is negative.",
-    ),    registry_entry(
+    ),
+    registry_entry(
         name="log_cosh",
         title="Log-cosh loss",
         torch_name="d + softplus(-2d, threshold=40) - log 2 with d = ŷ - y (no torch.nn.functional log-cosh loss)",
@@ -384,7 +385,7 @@ ENTRIES: tuple[Loss, ...] = (
         convex=True,
         smoothness="C∞ (gradient tanh(ŷ - y), bounded by 1)",
         best_constant=_log_cosh_location,
-        best_constant_text="the root c of Σ tanh(c - y_i) = 0: a location between the median and the mean",
+        best_constant_text="the root c of Σ tanh(c - y_i) = 0 (an M-estimate of location; no closed form, solved exactly by bracketing)",
         refs=("saleh2022statistical",),
         notes=(
             "log cosh d = d + log(1 + e^{-2d}) - log 2 exactly. softplus's default threshold 20 "
