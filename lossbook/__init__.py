@@ -11,7 +11,7 @@ needs for a loss of their own is here at the top level: :class:`Loss`, :class:`E
 True
 """
 
-from lossbook import convexity, gradients, infotheory, notation, plot, reductions, sanity, stability
+from lossbook import convexity, design, gradients, infotheory, notation, plot, reductions, sanity, stability
 from lossbook.calculus import PRECISIONS, assert_equivalent, assert_same, derive, evaluate, mp_function, same
 from lossbook.check import CrossCheck, Report, crosscheck
 from lossbook.convexity import Counterexample, JensenPair, NotRefuted, Proof, check_convexity
@@ -72,6 +72,7 @@ __all__ = [
     "cross_entropy",
     "crosscheck",
     "derive",
+    "design",
     "entropy",
     "evaluate",
     "get",

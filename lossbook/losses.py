@@ -88,6 +88,7 @@ _ORDER = (
     "cross_entropy_smoothed", "nll", "kl_div", "poisson_nll", "poisson_nll_full", "gaussian_nll",
     "soft_margin", "hinge_embedding", "focal", "pinball", "student_t_nll", "hinge",
     "squared_hinge", "exponential",
+    "log_cosh",
 )  # fmt: skip
 
 
