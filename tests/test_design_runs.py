@@ -103,7 +103,7 @@ def test_kfold_partitions():
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=0, lr=0.1), ValueError, "steps"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=-1.0), ValueError, "lr"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=math.nan), ValueError, "lr"),
-        (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=0.1, optimiser="lbfgs"), ValueError, "optimiser must be one of .* lbfgs"),
+        (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=0.1, optimiser="lbfgs"), ValueError, "optimiser must be one of .*lbfgs"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0] * math.inf, steps=1, lr=0.1), FloatingPointError, "not finite"),
     ],
 )  # fmt: skip
