@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from lossbook import family_classification as _cls
+from lossbook import family_overlap as _overlap
 from lossbook import family_regression as _reg
 from lossbook.domains import (
     BINARY,
@@ -89,6 +90,7 @@ _ORDER = (
     "soft_margin", "hinge_embedding", "focal", "pinball", "student_t_nll", "hinge",
     "squared_hinge", "exponential",
     "log_cosh",
+    "soft_dice", "soft_iou",
 )  # fmt: skip
 
 
@@ -103,7 +105,7 @@ def _register_all(entries: Sequence[Loss]) -> Mapping[str, Loss]:
     return MappingProxyType({name: table[name] for name in _ORDER})
 
 
-LOSSES: Mapping[str, Loss] = _register_all((*_reg.ENTRIES, *_cls.ENTRIES))
+LOSSES: Mapping[str, Loss] = _register_all((*_reg.ENTRIES, *_cls.ENTRIES, *_overlap.ENTRIES))
 """Every loss of the book by name, in the order the catalogue lists them (read-only)."""
 
 

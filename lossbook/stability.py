@@ -129,8 +129,8 @@ def _targets(loss: Loss) -> list[np.ndarray]:
     n, dom = loss.n_targets, loss.target_domain
     if n == 0:
         return [np.zeros(0)]
-    if dom in (L.BINARY, L.PROBABILITY) and n == 1:
-        return [np.array([0.0]), np.array([1.0])]
+    if dom in (L.BINARY, L.PROBABILITY):  # all 0 (an empty mask) and all 1
+        return [np.zeros(n), np.ones(n)]
     if dom is L.SIGNS and n == 1:
         return [np.array([-1.0]), np.array([1.0])]
     if dom is L.ONE_HOT:

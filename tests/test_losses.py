@@ -331,6 +331,7 @@ _SCALAR_EDGES = {
 _ROW_EDGES = {
     "REAL": [[0.0, 0.0, 0.0], [1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 0.0], [1.0, -1.0, 0.0]],
     "ONE_HOT": np.eye(3).tolist(),
+    "BINARY": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 1.0]],  # an empty mask, a full one, a mix
     "SIMPLEX": [*np.eye(3).tolist(), [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]],
     "LOG_PROBABILITIES": [
         [0.0, -1000.0, -1000.0],
