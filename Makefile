@@ -22,8 +22,10 @@ SHELL := /bin/bash
 KERNEL_OPTS := --KernelManager.transport=ipc
 KERNEL_FILE = --KernelManager.connection_file="$$(mktemp -u "$${TMPDIR:-/tmp}/lossbook-kernel-XXXXXX.json")"
 # Execute from a fresh kernel, then merge consecutive stream outputs (how stdout is cut into
-# pieces depends on flush timing), then strip volatile metadata but keep outputs and counts:
-# re-executing an unchanged notebook gives the same file.
+# pieces depends on flush timing), record the run in the notebook's metadata (date, seconds,
+# status, versions: _ext/execution_record.py, shown by the Execution status appendix), then strip
+# volatile metadata but keep outputs, counts and that record: re-executing an unchanged notebook
+# changes nothing but the record.
 EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=300 $(KERNEL_OPTS) $(KERNEL_FILE) \
 	--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]'
@@ -94,7 +96,9 @@ test: lint site browser unit nbval
 execute: install
 	@for nb in $(NB); do \
 		echo "executing $$nb"; \
+		start=$$(date +%s.%N); \
 		$(EXECUTE) "$$nb" || exit 1; \
+		$(BIN)/python _ext/execution_record.py "$$nb" --since "$$start" || exit 1; \
 		$(STRIP) "$$nb" || exit 1; \
 	done
 
