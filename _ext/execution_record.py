@@ -99,6 +99,24 @@ def rows(root: Path = ROOT) -> list[tuple[str, dict | None]]:
     return [(p.relative_to(root).with_suffix("").as_posix(), read(p)) for p in notebooks(root)]
 
 
+def text_table(found: list[tuple[str, dict | None]]) -> str:
+    """The Execution status appendix's table as plain text (for `make bench`)."""
+    header = ["notebook", "executed", "seconds", "status", "Python", *PACKAGES.values()]
+    lines = [header]
+    for doc, r in found:
+        if r is None:
+            lines.append([doc, "not recorded", "", "", "", *[""] * len(PACKAGES)])
+        else:
+            v = r["versions"]
+            lines.append(
+                [doc, r["date"], f"{r['seconds']:.1f}", r["status"], v["python"], *(v[p] for p in PACKAGES)]
+            )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in lines
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path)
