@@ -1,7 +1,8 @@
 """`make pdf` runs this on the PDF it built: the book is all there, and nothing is lost at the margin.
 
 Checks, from the LaTeX log and the PDF's text (pdftotext, from Debian's poppler-utils):
-every character was found in a font (XeLaTeX only logs a missing glyph and leaves a gap); no
+every character was found in a font (XeLaTeX only logs a missing glyph and leaves a gap); every
+cross-reference resolved (an unresolved one prints as ??); no
 line of code or output is wider than the text block (an overfull box inside a verbatim block,
 which Sphinx would otherwise let run off the page); every chapter of the toc and the
 exercises' solutions are in the text. Exits non-zero with the reasons otherwise.
@@ -27,6 +28,9 @@ def problems(pdf: Path, log: Path) -> list[str]:
     missing = sorted(set(re.findall(r"Missing character: There is no (\S+)", text_log)))
     if missing:
         found.append(f"characters missing from the fonts: {' '.join(missing)}")
+    undefined = re.findall(r"(?:Reference|Citation) `([^']+)' on page \d+ undefined", text_log)
+    if undefined:
+        found.append(f"{len(undefined)} unresolved references (shown as ??), e.g. {undefined[0]}")
     # An overfull box in verbatim text (code, outputs) sets in the monospaced font.
     cut = re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)[^\n]*\n([^\n]*DejaVuSansMono[^\n]*)", text_log)
     cut = [(float(w), line) for w, line in cut if float(w) > 1.0]
