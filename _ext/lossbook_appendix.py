@@ -83,7 +83,7 @@ def misconceptions_md() -> str:
                 where = f"{{ref}}`{row['shown_in']} <{row['target']}>`"
             claim = " ".join(str(row["claim"]).split())
             truth = " ".join(str(row["truth"]).split())
-            out += [f"“{claim}”", f": **What is true:** {truth}", "", f"  **Shown in:** {where}", ""]
+            out += [claim, f": **What is true:** {truth}", "", f"  **Shown in:** {where}", ""]
     return "\n".join(out)
 
 
