@@ -22,14 +22,16 @@ SHELL := /bin/bash
 KERNEL_OPTS := --KernelManager.transport=ipc
 KERNEL_FILE = --KernelManager.connection_file="$$(mktemp -u "$${TMPDIR:-/tmp}/lossbook-kernel-XXXXXX.json")"
 # Execute from a fresh kernel, then merge consecutive stream outputs (how stdout is cut into
-# pieces depends on flush timing), then strip volatile metadata but keep outputs and counts:
-# re-executing an unchanged notebook gives the same file.
+# pieces depends on flush timing), record the run in the notebook's metadata (date, seconds,
+# status, versions: _ext/execution_record.py, shown by the Execution status appendix), then strip
+# volatile metadata but keep outputs, counts and that record: re-executing an unchanged notebook
+# changes nothing but the record.
 EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=300 $(KERNEL_OPTS) $(KERNEL_FILE) \
 	--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]'
 STRIP := $(BIN)/nbstripout --keep-output --keep-count --extra-keys "metadata.jupytext"
 
-.PHONY: help install book test lint unit nbval portable site browser execute lab bench clean
+.PHONY: help install book test lint unit nbval portable site browser execute lab bench pdf clean
 
 help:
 	@echo "make book     build the website into _build/html"
@@ -37,6 +39,7 @@ help:
 	@echo "make execute  re-run every chapter notebook in place from a fresh kernel (NB=path for one)"
 	@echo "make lab      open JupyterLab on the chapters"
 	@echo "make bench    time every notebook against the import floor, and the registry-wide cross-check"
+	@echo "make pdf      the whole book as one PDF, _build/lossbook.pdf (needs TeX: see README)"
 	@echo "make clean    remove _build (keeps .venv; rm -rf .venv to reinstall)"
 
 $(STAMP): requirements.txt pyproject.toml kernel/ipython_kernel_config.py
@@ -94,7 +97,9 @@ test: lint site browser unit nbval
 execute: install
 	@for nb in $(NB); do \
 		echo "executing $$nb"; \
+		start=$$(date +%s.%N); \
 		$(EXECUTE) "$$nb" || exit 1; \
+		$(BIN)/python _ext/execution_record.py "$$nb" --since "$$start" || exit 1; \
 		$(STRIP) "$$nb" || exit 1; \
 	done
 
@@ -104,6 +109,20 @@ lab: install
 
 bench: install
 	$(BIN)/python tests/bench.py
+
+# The whole book as a PDF through Jupyter Book's LaTeX builder and XeLaTeX, then checked
+# (tests/check_pdf.py: no missing glyph, no code line past the margin, every chapter there).
+# TeX comes from Debian: apt-get install $(PDF_APT) (README, "The PDF").
+PDF_APT := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+	fonts-freefont-otf fonts-dejavu-core tex-gyre latexmk poppler-utils
+pdf: install
+	@for tool in xelatex latexmk pdftotext; do command -v $$tool >/dev/null || \
+		{ echo "make pdf needs $$tool: apt-get install $(PDF_APT)"; exit 1; }; done
+	rm -rf _build/latex
+	$(BIN)/jupyter-book build . --builder pdflatex
+	$(BIN)/python tests/check_pdf.py
+	cp _build/latex/lossbook.pdf _build/lossbook.pdf
+	@echo "Open $(CURDIR)/_build/lossbook.pdf"
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis

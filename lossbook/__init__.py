@@ -1,10 +1,10 @@
 """lossbook: the helper package of *lossbook*, an executable textbook on loss functions.
 
 Every chapter starts with ``import lossbook as lb``. The package defines each loss once
-(:data:`LOSSES`), differentiates it with SymPy (:func:`derive`) and checks the result
+(``LOSSES``), differentiates it with SymPy (:func:`derive`) and checks the result
 against PyTorch autograd and finite differences (:func:`crosscheck`). Everything a reader
 needs for a loss of their own is here at the top level: :class:`Loss`, :class:`Edge`,
-:class:`Hyper`, the domains (:data:`REAL`, :data:`NONNEGATIVE`, ...), :func:`evaluate`.
+:class:`Hyper`, the domains (``REAL``, ``NONNEGATIVE``, ...), :func:`evaluate`.
 
 >>> import lossbook as lb
 >>> lb.crosscheck("mse").ok

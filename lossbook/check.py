@@ -236,7 +236,7 @@ def crosscheck(
         n: number of random points drawn from the loss's domains.
         seed: seed of the random generator (the same seed gives the same report).
         rtol: tolerance on the error against the arbitrary-precision SymPy reference. The
-            error is |PyTorch - SymPy| / max(|SymPy|, 1): relative for values above 1 in
+            error is ``|PyTorch - SymPy| / max(|SymPy|, 1)``: relative for values above 1 in
             size, absolute below (float64 cannot carry σ(40) - 1 = -4e-18 through σ(40) ≈ 1).
         points: extra points ``(x, t)`` to check, shaped like :meth:`Loss.pytorch`'s
             arguments. A point where an ``Abs``, ``Max``, ``Min``, ``sign`` or ``Piecewise``

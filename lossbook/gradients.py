@@ -274,7 +274,7 @@ class KinkProbe:
 
     ``left`` and ``right`` are one-sided difference quotients with step ``step`` (the step
     actually taken, ``1e-7 * max(1, |point|)`` by default), exact for a function that is
-    linear on each side (ReLU, |x|, hinge, clamp) up to float64 rounding; ``central`` is the
+    linear on each side (ReLU, ``|x|``, hinge, clamp) up to float64 rounding; ``central`` is the
     central difference a gradient check compares autograd with, which at a kink is the
     average of the two sides, not either of them. The three difference quotients are
     rounded to 9 significant digits.
@@ -322,7 +322,7 @@ class KinkProbe:
 
     @property
     def check_error(self) -> float:
-        """|autograd - central| / max(|central|, 1): the error a gradient check would report."""
+        """``|autograd - central| / max(|central|, 1)``: the error a gradient check would report."""
         return abs(self.autograd - self.central) / max(abs(self.central), 1.0)
 
 

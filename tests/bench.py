@@ -1,6 +1,7 @@
 """`make bench`: time every chapter notebook (fresh kernel) and the registry-wide cross-check.
 
-Prints a table: each notebook's wall time, its budget, and its time as a multiple of the
+First prints the table of the *Execution status* appendix: each notebook's execution record
+(`make execute`'s date, seconds, status and versions, stored in the notebook). Then a table: each notebook's wall time, its budget, and its time as a multiple of the
 import floor (a notebook that only does the chapters' common imports: lossbook, torch, sympy,
 matplotlib and myst_nb's glue, i.e. what no chapter can go below). Exits non-zero if anything
 is over budget: Part I chapters (every notebook under the "Part I" part of `_toc.yml`, with
@@ -21,6 +22,9 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+import execution_record  # noqa: E402  (beside the site extension that renders the same table)
+
 PART_I_BUDGET_S = 20.0
 NOTEBOOK_BUDGET_S = 25.0
 CROSSCHECK_BUDGET_S = 5.0
@@ -86,6 +90,9 @@ def time_crosscheck() -> float:
 
 
 def main() -> int:
+    print("execution records (make execute; the Execution status appendix):")
+    print(execution_record.text_table(execution_record.rows(ROOT)))
+    print()
     floor = import_floor()
     part_i = part_i_docnames()
     rows = []
@@ -109,8 +116,8 @@ def main() -> int:
         print(f"{name:<{width}}  {seconds:8.2f}  {budget:6.0f}  {ratio}{flag}")
     total = sum(s for _, s, _ in notebooks)
     print(
-        f"all {len(notebooks)} notebooks: {total:.1f} s = {total / (len(notebooks) * floor):.1f} x "
-        f"the import floor per notebook"
+        f"all {len(notebooks)} notebooks: {total:.1f} s = {total / floor:.1f} x the import floor "
+        f"({total / (len(notebooks) * floor):.1f} x per notebook)"
     )
     return 1 if over else 0
 

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+import tomllib
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -45,6 +46,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WIDTHS = (1280, 390)
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 # What one page load fetches of the site's machinery (styles, scripts, fonts, search index;
 # not the page's own HTML and figures), uncompressed. Measured 2026-12: 1.04 MiB on pages
 # without mathematics, 2.20-2.29 MiB with it (MathJax's script is 1.11 MiB, and its fonts load
@@ -266,6 +268,9 @@ _MEASURE = r"""() => {
   out.requests = entries.length;
   out.mathjax = entries.some((e) => e.name.includes("/mathjax/"));
   out.theme = document.documentElement.dataset.theme;
+  // The version of the book, in the footer of every page (_ext/lossbook_appendix.py).
+  const version = document.querySelector(".lossbook-version");
+  out.version_shown = version && shown(version) ? version.textContent.trim() : "";
   out.source_downloads = [...document.querySelectorAll("a.btn-download-source-button")].map((a) => ({
     href: a.getAttribute("href"), download: a.getAttribute("download"), target: a.getAttribute("target"),
   }));
@@ -295,6 +300,8 @@ def _check(doc: str, width: int, visit: Visit, m: dict) -> list[str]:
         links = m["source_downloads"]
         if len(links) != 1 or not links[0]["download"] or links[0]["target"]:
             problems.append(f"{doc} at {width}px: source download link is not one plain download: {links}")
+    if m["version_shown"] != f"lossbook version {VERSION}":
+        problems.append(f"{doc} at {width}px: footer shows {m['version_shown']!r}, not version {VERSION}")
     if m["search_entry_points"] != 1:
         problems.append(f"{doc} at {width}px: {m['search_entry_points']} search entry points, expected 1")
     budget = ASSET_BUDGET_BYTES["with math" if m["mathjax"] else "without math"]

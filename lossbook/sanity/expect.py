@@ -585,7 +585,7 @@ LOSSES: tuple[str, ...] = tuple(_EXPECTERS)
 def expected_initial_loss(loss: str, **parameters) -> Expectation:
     """Expected loss of a freshly initialised model whose outputs are independent of the targets.
 
-    ``loss`` is one of :data:`LOSSES`; the keyword arguments it takes (all range-checked,
+    ``loss`` is one of :data:`~lossbook.sanity.expect.LOSSES`; the keyword arguments it takes (all range-checked,
     NaN refused) are listed in the error when a wrong one is passed. Outputs are modelled
     as Normal logits ``logit_mean + logit_std·ε`` (classification), Normal predictions
     (regression: residual ``Normal(output_mean - target_mean, output_var + target_var)``),
