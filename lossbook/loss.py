@@ -99,6 +99,7 @@ class Loss:
     torch_fn: TorchFn = field(repr=False)
     title: str = ""
     torch_name: str = ""
+    torch_class: str = ""
     targets: tuple[sp.Symbol, ...] = ()
     hyper: tuple[Hyper, ...] = ()
     input_domain: Domain = REAL

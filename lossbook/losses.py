@@ -31,7 +31,9 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from lossbook import family_classification as _cls
+from lossbook import family_margin as _margin
 from lossbook import family_regression as _reg
+from lossbook import family_sequence as _seq
 from lossbook.domains import (
     BINARY,
     COUNTS,
@@ -88,6 +90,8 @@ _ORDER = (
     "cross_entropy_smoothed", "nll", "kl_div", "poisson_nll", "poisson_nll_full", "gaussian_nll",
     "soft_margin", "hinge_embedding", "focal", "pinball", "student_t_nll", "hinge",
     "squared_hinge", "exponential",
+    "multi_margin", "multilabel_margin", "multilabel_soft_margin", "cosine_embedding", "margin_ranking",
+    "triplet_margin", "triplet_margin_cosine", "ctc", "linear_cross_entropy", "adaptive_log_softmax",
 )  # fmt: skip
 
 
@@ -102,7 +106,7 @@ def _register_all(entries: Sequence[Loss]) -> Mapping[str, Loss]:
     return MappingProxyType({name: table[name] for name in _ORDER})
 
 
-LOSSES: Mapping[str, Loss] = _register_all((*_reg.ENTRIES, *_cls.ENTRIES))
+LOSSES: Mapping[str, Loss] = _register_all((*_reg.ENTRIES, *_cls.ENTRIES, *_margin.ENTRIES, *_seq.ENTRIES))
 """Every loss of the book by name, in the order the catalogue lists them (read-only)."""
 
 
