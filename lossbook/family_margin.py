@@ -65,10 +65,10 @@ def multi_hot_to_indices(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t.gather(1, order) > 0, order, torch.full_like(order, -1))
 
 
-def _cosine(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
-    """cos(u, v) as cosine_embedding_loss computes it, with EPS inside each squared norm."""
+def _cosine(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...], eps: sp.Expr = COSINE_EPS) -> sp.Expr:
+    """cos(u, v) as cosine_embedding_loss computes it, with ``eps`` inside each squared norm."""
     dot = sp.Add(*[a * b for a, b in zip(u, v, strict=True)])
-    return dot / sp.sqrt((sp.Add(*[a**2 for a in u]) + COSINE_EPS) * (sp.Add(*[b**2 for b in v]) + COSINE_EPS))
+    return dot / sp.sqrt((sp.Add(*[a**2 for a in u]) + eps) * (sp.Add(*[b**2 for b in v]) + eps))
 
 
 def _distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
@@ -103,10 +103,10 @@ ENTRIES: tuple[Loss, ...] = (
         title="Multi-class hinge loss (MultiMarginLoss, p = 1)",
         torch_name="torch.nn.functional.multi_margin_loss",
         torch_class="MultiMarginLoss",
-        torch_fn=lambda x, t, margin: F.multi_margin_loss(x, t.argmax(dim=1), margin=margin, reduction="none"),
-        expr=sp.Add(
-            *[q * sp.Max(0, nt.m - Z[c] + Z[i]) for c, q in enumerate(Q) for i in range(C) if i != c]
-        )
+        torch_fn=lambda x, t, margin: F.multi_margin_loss(
+            x, t.argmax(dim=1), margin=margin, reduction="none"
+        ),
+        expr=sp.Add(*[q * sp.Max(0, nt.m - Z[c] + Z[i]) for c, q in enumerate(Q) for i in range(C) if i != c])
         / C,
         textbook=sp.Add(
             *[q * sp.Max(0, nt.m - Z[c] + Z[i]) for c, q in enumerate(Q) for i in range(C) if i != c]
@@ -181,17 +181,11 @@ ENTRIES: tuple[Loss, ...] = (
         torch_class="MultiLabelSoftMarginLoss",
         torch_fn=lambda x, t: F.multilabel_soft_margin_loss(x, t, reduction="none"),
         expr=-sp.Add(
-            *[
-                Y[c] * sp.log(nt.sigmoid(Z[c])) + (1 - Y[c]) * sp.log(1 - nt.sigmoid(Z[c]))
-                for c in range(C)
-            ]
+            *[Y[c] * sp.log(nt.sigmoid(Z[c])) + (1 - Y[c]) * sp.log(1 - nt.sigmoid(Z[c])) for c in range(C)]
         )
         / C,
         textbook=-sp.Add(
-            *[
-                Y[c] * sp.log(nt.sigmoid(Z[c])) + (1 - Y[c]) * sp.log(1 - nt.sigmoid(Z[c]))
-                for c in range(C)
-            ]
+            *[Y[c] * sp.log(nt.sigmoid(Z[c])) + (1 - Y[c]) * sp.log(1 - nt.sigmoid(Z[c])) for c in range(C)]
         ),
         departure=(
             "PyTorch averages the C binary cross-entropies of an example (divides by C) instead of "
@@ -220,11 +214,8 @@ ENTRIES: tuple[Loss, ...] = (
         torch_class="CosineEmbeddingLoss",
         torch_fn=lambda x, t, margin: F.cosine_embedding_loss(*_pair(x), t, margin=margin, reduction="none"),
         expr=(1 + y) / 2 * (1 - _cosine(U, V)) + (1 - y) / 2 * sp.Max(0, _cosine(U, V) - M0),
-        textbook=(1 + y) / 2 * (1 - sp.Add(U[0] * V[0], U[1] * V[1]) / sp.sqrt(
-            (U[0] ** 2 + U[1] ** 2) * (V[0] ** 2 + V[1] ** 2)
-        )) + (1 - y) / 2 * sp.Max(0, sp.Add(U[0] * V[0], U[1] * V[1]) / sp.sqrt(
-            (U[0] ** 2 + U[1] ** 2) * (V[0] ** 2 + V[1] ** 2)
-        ) - M0),  # fmt: skip
+        textbook=(1 + y) / 2 * (1 - _cosine(U, V, eps=0))
+        + (1 - y) / 2 * sp.Max(0, _cosine(U, V, eps=0) - M0),
         departure=(
             "PyTorch adds EPS = 1e-12 (a float32 constant) to each squared norm before dividing, so "
             "the cosine of a zero vector is 0 (loss 1 for a similar pair) where the textbook cosine "
@@ -324,7 +315,9 @@ ENTRIES: tuple[Loss, ...] = (
         inputs=(*A, *POS, *NEG),
         hyper=(Hyper(nt.m, "margin", 1.0, low=0.0, low_open=True),),
         edges=(
-            Edge((1.0, 0.0, 2.0, 0.0, -3.0, 0.0), note="positive parallel, negative opposite: loss 0 at m < 2"),
+            Edge(
+                (1.0, 0.0, 2.0, 0.0, -3.0, 0.0), note="positive parallel, negative opposite: loss 0 at m < 2"
+            ),
             Edge((1.0, 0.0, 0.0, 1.0, 0.0, 5.0), note="positive and negative equally far: loss m"),
             Edge((1000.0, 0.0, -1000.0, 1.0, 1000.0, 1.0), note="huge coordinates, wrong order"),
         ),

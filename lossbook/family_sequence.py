@@ -119,7 +119,7 @@ def _linear_ce_torch(x: torch.Tensor, t: torch.Tensor, label_smoothing: float) -
 ASM_SIZES, ASM_CUTOFFS, ASM_DIV = 4, (2,), 2.0
 G = nt.class_symbols("g", 3 * 2, real=True)  # head weight: 3 outputs (2 classes + 1 cluster) × 2
 R = nt.class_symbols("r", 2, real=True)  # tail projection 2 → 1
-O = nt.class_symbols("o", 2, real=True)  # tail output 1 → 2
+TAIL = nt.class_symbols("o", 2, real=True)  # tail output 1 → 2
 QA = nt.class_symbols("q", ASM_SIZES, nonnegative=True)
 
 
@@ -148,7 +148,7 @@ def _adaptive_torch(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def _adaptive_expr() -> sp.Expr:
     head = [G[2 * c] * H[0] + G[2 * c + 1] * H[1] for c in range(3)]
     hidden = R[0] * H[0] + R[1] * H[1]
-    tail = [O[0] * hidden, O[1] * hidden]
+    tail = [TAIL[0] * hidden, TAIL[1] * hidden]
     log_head = [v - sp.log(sp.Add(*[sp.exp(u) for u in head])) for v in head]
     log_tail = [v - sp.log(sp.Add(*[sp.exp(u) for u in tail])) for v in tail]
     log_p = [log_head[0], log_head[1], log_head[2] + log_tail[0], log_head[2] + log_tail[1]]
@@ -210,8 +210,12 @@ ENTRIES: tuple[Loss, ...] = (
         hyper=(Hyper(nt.eps, "label_smoothing", 0.0, low=0.0, high=1.0, high_open=True),),
         target_domain=ONE_HOT,
         edges=(
-            Edge((1.0, 0.0, 1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0), (0.0, 0.0, 1.0), note="logits ±1000, wrong"),
-            Edge((1.0, 0.0, 1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0), (1.0, 0.0, 0.0), note="logits ±1000, right"),
+            Edge(
+                (1.0, 0.0, 1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0), (0.0, 0.0, 1.0), note="logits ±1000, wrong"
+            ),
+            Edge(
+                (1.0, 0.0, 1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0), (1.0, 0.0, 0.0), note="logits ±1000, right"
+            ),
             Edge((0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0), (0.0, 1.0, 0.0), note="zero hidden vector: log C"),
         ),
         model="y ~ Categorical(softmax(W h))",
@@ -235,7 +239,7 @@ ENTRIES: tuple[Loss, ...] = (
         torch_class="AdaptiveLogSoftmaxWithLoss",
         torch_fn=_adaptive_torch,
         expr=_adaptive_expr(),
-        inputs=(*H, *G, *R, *O),
+        inputs=(*H, *G, *R, *TAIL),
         targets=QA,
         target_domain=ONE_HOT,
         edges=(
