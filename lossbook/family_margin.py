@@ -78,8 +78,9 @@ def _distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
 
 def _cosine_distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
     """1 - cosine_similarity(u, v): each vector divided by max(its norm, 1e-8)."""
-    nu = sp.Max(sp.sqrt(sp.Add(*[a**2 for a in u])), SIMILARITY_EPS)
-    nv = sp.Max(sp.sqrt(sp.Add(*[b**2 for b in v])), SIMILARITY_EPS)
+    # max(|u|, eps) written as sqrt(max(|u|², eps²)): equal, and its derivative is 0 (not 0·∞) at u = 0
+    nu = sp.sqrt(sp.Max(sp.Add(*[a**2 for a in u]), SIMILARITY_EPS**2))
+    nv = sp.sqrt(sp.Max(sp.Add(*[b**2 for b in v]), SIMILARITY_EPS**2))
     return 1 - sp.Add(*[(a / nu) * (b / nv) for a, b in zip(u, v, strict=True)])
 
 
@@ -280,7 +281,7 @@ ENTRIES: tuple[Loss, ...] = (
             + nt.m,
         ),
         departure=(
-            "PyTorch's pairwise_distance adds eps = 1e-6 to each component of the difference "
+            "PyTorch adds eps = 1e-6 to each component of the difference (in pairwise_distance) "
             "before the norm, so d(a, a) = 1e-6·√2 and the gradient at a = a⁺ is finite (the "
             "Euclidean norm has no gradient at 0); FaceNet uses squared distances."
         ),

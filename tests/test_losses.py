@@ -156,7 +156,11 @@ def test_sympy_matches_pytorch_at_hypothesis_points(name, data):
 def _hessian_min_eigenvalues(loss: lb.Loss, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     hess = lb.derive(loss, order=2, simplify=False).subs(loss.substitutions())
     # DiracDelta (from differentiating a kink twice) is 0 almost everywhere
-    f = sp.lambdify(loss.inputs + loss.targets, hess, modules=[{"DiracDelta": lambda *a: 0.0}, "numpy"])
+    # numpy.select (how Heaviside is printed) needs array conditions; the points here are scalars
+    scalar_select = {"select": lambda c, v, default=np.nan: np.select([np.asarray(x) for x in c], v, default)}
+    f = sp.lambdify(
+        loss.inputs + loss.targets, hess, modules=[{"DiracDelta": lambda *a: 0.0, **scalar_select}, "numpy"]
+    )
     out = []
     for xi, ti in zip(x, t, strict=True):
         h = np.array(f(*xi, *ti), dtype=float)
