@@ -57,10 +57,13 @@ def multi_hot_to_indices(t: torch.Tensor) -> torch.Tensor:
     >>> multi_hot_to_indices(torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])).tolist()
     [[1, 2, -1], [-1, -1, -1]]
     """
-    if not isinstance(t, torch.Tensor) or t.dim() != 2:
-        raise ValueError(f"t must be a 2-D tensor of multi-hot rows (N, C), got {t!r}")
-    if not bool(((t == 0) | (t == 1)).all()):
-        raise ValueError("t must hold only 0 and 1 (a multi-hot row per example)")
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a torch.Tensor of multi-hot rows (N, C), got {type(t).__name__}")
+    if t.dim() != 2:
+        raise ValueError(f"t must have shape (N, C) (one multi-hot row per example), got {tuple(t.shape)}")
+    bad = t[(t != 0) & (t != 1)]
+    if bad.numel():
+        raise ValueError(f"t must hold only 0 and 1 (a multi-hot row per example), got {bad[0].item()!r}")
     order = torch.argsort(-t, dim=1, stable=True)
     return torch.where(t.gather(1, order) > 0, order, torch.full_like(order, -1))
 

@@ -56,6 +56,12 @@ def collapse(path: tuple[int, ...], blank: int = 0) -> tuple[int, ...]:
     >>> collapse((1, 1, 0, 1, 2, 2))
     (1, 1, 2)
     """
+    if not isinstance(path, (tuple, list)) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in path
+    ):
+        raise TypeError(f"path must be a tuple of non-negative integer symbols, got {path!r}")
+    if isinstance(blank, bool) or not isinstance(blank, int):
+        raise TypeError(f"blank must be an integer symbol, got {blank!r}")
     merged = [s for i, s in enumerate(path) if i == 0 or s != path[i - 1]]
     return tuple(s for s in merged if s != blank)
 

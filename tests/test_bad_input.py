@@ -552,7 +552,30 @@ case(
 )
 
 
-# ------------------------------------------------------------------ classification and tests
+# ------------------------------------------------------------------ structured and sequence losses (2026-12)
+from lossbook import family_margin as _fm  # noqa: E402
+from lossbook import family_sequence as _fs  # noqa: E402
+
+case(
+    "by_torch_class-unknown", lambda: lb.by_torch_class("MSE"), ValueError, "MSE", "Classes covered", new=True
+)
+case("by_torch_class-type", lambda: lb.by_torch_class(3), TypeError, "name", "class name", new=True)
+case("multi_hot-list", lambda: _fm.multi_hot_to_indices([[0, 1]]), TypeError, "t", "torch.Tensor", new=True)
+case("multi_hot-1d", lambda: _fm.multi_hot_to_indices(torch.ones(3)), ValueError, "t", r"\(N, C\)", new=True)
+case(
+    "multi_hot-values",
+    lambda: _fm.multi_hot_to_indices(torch.tensor([[0.0, 2.0]])),
+    ValueError,
+    "t",
+    "only 0 and 1",
+    new=True,
+)
+case("ctc_paths-blank", lambda: _fs.ctc_paths((0, 1), 3, 3), ValueError, "target", "0 is the blank", new=True)
+case(
+    "ctc_paths-frames", lambda: _fs.ctc_paths((1,), 0, 3), ValueError, "frames", "positive integer", new=True
+)
+case("collapse-str", lambda: _fs.collapse("ab"), TypeError, "path", "non-negative integer", new=True)
+case("collapse-blank", lambda: _fs.collapse((1, 0), blank=None), TypeError, "blank", "integer", new=True)
 ROOT = Path(lb.__file__).resolve().parents[1]
 
 
