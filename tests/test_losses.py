@@ -156,10 +156,13 @@ def test_sympy_matches_pytorch_at_hypothesis_points(name, data):
 def _hessian_min_eigenvalues(loss: lb.Loss, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     hess = lb.derive(loss, order=2, simplify=False).subs(loss.substitutions())
     # DiracDelta (from differentiating a kink twice) is 0 almost everywhere
-    # numpy.select (how Heaviside is printed) needs array conditions; the points here are scalars
-    scalar_select = {"select": lambda c, v, default=np.nan: np.select([np.asarray(x) for x in c], v, default)}
+    # Heaviside, left to SymPy's printer, becomes numpy.select, which refuses scalar points
+    step = sp.Function("step")
+    hess = hess.replace(sp.Heaviside, lambda *a: step(a[0]))
     f = sp.lambdify(
-        loss.inputs + loss.targets, hess, modules=[{"DiracDelta": lambda *a: 0.0, **scalar_select}, "numpy"]
+        loss.inputs + loss.targets,
+        hess,
+        modules=[{"DiracDelta": lambda *a: 0.0, "step": lambda v: np.heaviside(v, 0.5)}, "numpy"],
     )
     out = []
     for xi, ti in zip(x, t, strict=True):
