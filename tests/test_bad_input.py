@@ -103,7 +103,7 @@ for _name, _loss in lb.LOSSES.items():
         lambda L=_loss, t=_t, k=_k: L.pytorch(np.zeros((2, k + 1)), t),
         ValueError,
         "x",
-        r"shape \(N, \d\)",
+        r"shape \(N, \d+\)",
     )
     case(f"{_name}-x-str", lambda L=_loss, t=_t: L.pytorch("0.5", t), TypeError, "x", "array of numbers")
     case(f"{_name}-x-none", lambda L=_loss, t=_t: L.pytorch(None, t), TypeError, "x", "array of numbers")
