@@ -35,7 +35,7 @@ from lossbook.domains import (
 from lossbook.gradients import canonical_link_check, probe_kink
 from lossbook.infotheory import cross_entropy, entropy, js_divergence, kl_divergence
 from lossbook.loss import Loss, NoFiniteMinimiser
-from lossbook.losses import LOSSES, get
+from lossbook.losses import LOSSES, by_torch_class, get
 from lossbook.notation import symbol
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "Report",
     "assert_equivalent",
     "assert_same",
+    "by_torch_class",
     "canonical_link_check",
     "check_convexity",
     "convexity",

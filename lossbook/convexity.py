@@ -456,6 +456,9 @@ def _prove(loss: Loss, subs_items: tuple[tuple[sp.Symbol, sp.Expr], ...]) -> tup
 def _hessians(loss: Loss, x: np.ndarray, t: np.ndarray, hyper: dict[str, float]) -> np.ndarray:
     """PyTorch's per-row Hessians, shape (N, k, k), from k double-backward passes.
 
+    Where PyTorch has no double backward, the Hessian of the SymPy gradient of what PyTorch
+    computes (:mod:`lossbook.hessians`) is used instead.
+
     Rows of a per-example loss do not interact, so the Hessian of the summed loss is block
     diagonal and row i of the k gradients of its gradient is the Hessian at example i (the
     tests compare it with ``torch.autograd.functional.hessian`` point by point).
@@ -464,12 +467,23 @@ def _hessians(loss: Loss, x: np.ndarray, t: np.ndarray, hyper: dict[str, float])
     values = loss.pytorch(xt, t, **hyper)
     (grad,) = torch.autograd.grad(values.sum(), xt, create_graph=True)
     rows = []
-    for j in range(x.shape[1]):
-        if grad.requires_grad:
-            (row,) = torch.autograd.grad(grad[:, j].sum(), xt, retain_graph=True, allow_unused=True)
-        else:
-            row = None
-        rows.append(torch.zeros_like(xt) if row is None else row)
+    try:
+        for j in range(x.shape[1]):
+            if grad.requires_grad:
+                (row,) = torch.autograd.grad(grad[:, j].sum(), xt, retain_graph=True, allow_unused=True)
+            else:
+                row = None
+            rows.append(torch.zeros_like(xt) if row is None else row)
+    except RuntimeError as error:  # no double backward (multi_margin_loss, ctc_loss): SymPy's Hessian
+        if "not implemented" not in str(error):
+            raise
+        from lossbook.hessians import _evaluate, _hessian_functions
+
+        k = x.shape[1]
+        hess = _evaluate(
+            _hessian_functions(loss, tuple(loss.substitutions(**hyper).items()))["hess"], x, t, (k, k)
+        )
+        return np.nan_to_num(hess, nan=0.0)  # undefined only on a kink, where a convex loss has a Dirac ≥ 0
     return torch.stack(rows, dim=1).detach().numpy()
 
 

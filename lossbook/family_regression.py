@@ -141,6 +141,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="mse",
         title="Mean squared error",
         torch_name="torch.nn.functional.mse_loss",
+        torch_class="MSELoss",
         torch_fn=lambda x, t: F.mse_loss(x, t, reduction="none"),
         expr=d**2,
         inputs=(yhat,),
@@ -161,6 +162,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="l1",
         title="Absolute error (L1)",
         torch_name="torch.nn.functional.l1_loss",
+        torch_class="L1Loss",
         torch_fn=lambda x, t: F.l1_loss(x, t, reduction="none"),
         expr=sp.Abs(d),
         inputs=(yhat,),
@@ -181,6 +183,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="huber",
         title="Huber loss",
         torch_name="torch.nn.functional.huber_loss",
+        torch_class="HuberLoss",
         torch_fn=lambda x, t, delta: F.huber_loss(x, t, reduction="none", delta=delta),
         expr=sp.Piecewise(
             (half * d**2, sp.Abs(d) < nt.delta),
@@ -208,6 +211,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="smooth_l1",
         title="Smooth L1 loss",
         torch_name="torch.nn.functional.smooth_l1_loss",
+        torch_class="SmoothL1Loss",
         torch_fn=lambda x, t, beta: F.smooth_l1_loss(x, t, reduction="none", beta=beta),
         expr=sp.Piecewise(
             (half * d**2 / nt.beta, sp.Abs(d) < nt.beta),
@@ -234,6 +238,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="poisson_nll",
         title="Poisson negative log-likelihood (log-rate input)",
         torch_name="torch.nn.functional.poisson_nll_loss(log_input=True)",
+        torch_class="PoissonNLLLoss",
         torch_fn=lambda x, t: F.poisson_nll_loss(x, t, log_input=True, full=False, reduction="none"),
         expr=sp.exp(nt.z) - y * nt.z,
         textbook=sp.exp(nt.z) - y * nt.z + sp.loggamma(y + 1),
@@ -253,6 +258,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="poisson_nll_full",
         title="Poisson negative log-likelihood with Stirling term (full=True)",
         torch_name="torch.nn.functional.poisson_nll_loss(log_input=True, full=True)",
+        torch_class="PoissonNLLLoss",
         torch_fn=lambda x, t: F.poisson_nll_loss(x, t, log_input=True, full=True, reduction="none"),
         expr=sp.exp(nt.z)
         - y * nt.z
@@ -278,6 +284,7 @@ ENTRIES: tuple[Loss, ...] = (
         name="gaussian_nll",
         title="Gaussian negative log-likelihood (predicted mean and variance)",
         torch_name="torch.nn.functional.gaussian_nll_loss",
+        torch_class="GaussianNLLLoss",
         torch_fn=lambda x, t, eps: F.gaussian_nll_loss(
             x[:, 0], t, x[:, 1], full=False, eps=eps, reduction="none"
         ),

@@ -99,6 +99,7 @@ class Loss:
     torch_fn: TorchFn = field(repr=False)
     title: str = ""
     torch_name: str = ""
+    torch_class: str = ""
     targets: tuple[sp.Symbol, ...] = ()
     hyper: tuple[Hyper, ...] = ()
     input_domain: Domain = REAL
@@ -120,6 +121,10 @@ class Loss:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"name must be a Python identifier, got {self.name!r}")
+        if not isinstance(self.torch_class, str):
+            raise TypeError(
+                f"{self.name}: torch_class must be a PyTorch class name (str), got {self.torch_class!r}"
+            )
         if not isinstance(self.expr, sp.Expr):
             raise TypeError(f"{self.name}: expr must be a SymPy expression, got {type(self.expr).__name__}")
         for arg in ("inputs", "targets", "hyper", "edges"):

@@ -13,8 +13,11 @@ hold it to each of them:
 * **the shape of the function** -- convexity in the inputs and smoothness.
 
 The type lives in :mod:`lossbook.loss`, the domains in :mod:`lossbook.domains` and the
-entries, by family, in :mod:`lossbook.family_regression` and
-:mod:`lossbook.family_classification`; this module re-exports them under their old names.
+entries, by family, in :mod:`lossbook.family_regression`,
+:mod:`lossbook.family_classification`, :mod:`lossbook.family_margin` (margin, ranking,
+embedding and multi-label losses) and :mod:`lossbook.family_sequence` (CTC, the fused
+linear cross-entropy and the adaptive softmax); this module re-exports them under their old
+names. :func:`by_torch_class` finds the entry of a PyTorch loss class.
 
 >>> import lossbook as lb
 >>> mse = lb.get("mse")
@@ -31,8 +34,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from lossbook import family_classification as _cls
+from lossbook import family_margin as _margin
 from lossbook import family_overlap as _overlap
 from lossbook import family_regression as _reg
+from lossbook import family_sequence as _seq
 from lossbook.domains import (
     BINARY,
     COUNTS,
@@ -68,6 +73,7 @@ __all__ = [
     "REAL",
     "SIGNS",
     "SIMPLEX",
+    "TORCH_ALIASES",
     "Domain",
     "Edge",
     "Hyper",
@@ -75,8 +81,10 @@ __all__ = [
     "NoFiniteMinimiser",
     "Q",
     "Z",
+    "by_torch_class",
     "get",
     "sigmoid_focal_loss",
+    "torch_loss_classes",
 ]
 
 _CLAMP = _reg.CLAMP
@@ -91,6 +99,8 @@ _ORDER = (
     "squared_hinge", "exponential",
     "log_cosh",
     "soft_dice", "soft_iou",
+    "multi_margin", "multilabel_margin", "multilabel_soft_margin", "cosine_embedding", "margin_ranking",
+    "triplet_margin", "triplet_margin_cosine", "ctc", "linear_cross_entropy", "adaptive_log_softmax",
 )  # fmt: skip
 
 
@@ -105,8 +115,53 @@ def _register_all(entries: Sequence[Loss]) -> Mapping[str, Loss]:
     return MappingProxyType({name: table[name] for name in _ORDER})
 
 
-LOSSES: Mapping[str, Loss] = _register_all((*_reg.ENTRIES, *_cls.ENTRIES, *_overlap.ENTRIES))
+LOSSES: Mapping[str, Loss] = _register_all(
+    (*_reg.ENTRIES, *_cls.ENTRIES, *_margin.ENTRIES, *_seq.ENTRIES, *_overlap.ENTRIES)
+)
 """Every loss of the book by name, in the order the catalogue lists them (read-only)."""
+
+
+#: Deprecated PyTorch loss classes that are another class under an old name (a subclass
+#: that changes nothing): covered by the entry of the class they alias, not by an entry.
+TORCH_ALIASES: Mapping[str, str] = MappingProxyType({"NLLLoss2d": "NLLLoss"})
+
+
+def torch_loss_classes() -> list[str]:
+    """Every loss class the pinned PyTorch exports: ``torch.nn.modules.loss.__all__`` plus
+    ``AdaptiveLogSoftmaxWithLoss`` (a module in ``torch.nn`` that returns a loss).
+
+    >>> "CTCLoss" in torch_loss_classes()
+    True
+    """
+    import torch.nn.modules.loss as torch_losses
+
+    return [*torch_losses.__all__, "AdaptiveLogSoftmaxWithLoss"]
+
+
+def by_torch_class(name: str) -> Loss:
+    """The registry entry that writes out PyTorch's loss class ``name`` (aliases resolved).
+
+    >>> by_torch_class("NLLLoss2d").name
+    'nll'
+    >>> by_torch_class("CTCLoss").name
+    'ctc'
+    >>> by_torch_class("MSE")
+    Traceback (most recent call last):
+    ...
+    ValueError: no registry entry for the PyTorch class 'MSE'; did you mean 'MSELoss'? Classes covered: ...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a PyTorch loss class name (str), got {type(name).__name__}")
+    target = TORCH_ALIASES.get(name, name)
+    for entry in LOSSES.values():
+        if entry.torch_class == target:
+            return entry
+    known = sorted({e.torch_class for e in LOSSES.values() if e.torch_class} | set(TORCH_ALIASES))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"no registry entry for the PyTorch class {name!r}{hint} Classes covered: {', '.join(known)}"
+    )
 
 
 def get(name: str | Loss) -> Loss:

@@ -103,7 +103,7 @@ for _name, _loss in lb.LOSSES.items():
         lambda L=_loss, t=_t, k=_k: L.pytorch(np.zeros((2, k + 1)), t),
         ValueError,
         "x",
-        r"shape \(N, \d\)",
+        r"shape \(N, \d+\)",
     )
     case(f"{_name}-x-str", lambda L=_loss, t=_t: L.pytorch("0.5", t), TypeError, "x", "array of numbers")
     case(f"{_name}-x-none", lambda L=_loss, t=_t: L.pytorch(None, t), TypeError, "x", "array of numbers")
@@ -552,7 +552,30 @@ case(
 )
 
 
-# ------------------------------------------------------------------ classification and tests
+# ------------------------------------------------------------------ structured and sequence losses (2026-12)
+from lossbook import family_margin as _fm  # noqa: E402
+from lossbook import family_sequence as _fs  # noqa: E402
+
+case(
+    "by_torch_class-unknown", lambda: lb.by_torch_class("MSE"), ValueError, "MSE", "Classes covered", new=True
+)
+case("by_torch_class-type", lambda: lb.by_torch_class(3), TypeError, "name", "class name", new=True)
+case("multi_hot-list", lambda: _fm.multi_hot_to_indices([[0, 1]]), TypeError, "t", "torch.Tensor", new=True)
+case("multi_hot-1d", lambda: _fm.multi_hot_to_indices(torch.ones(3)), ValueError, "t", r"\(N, C\)", new=True)
+case(
+    "multi_hot-values",
+    lambda: _fm.multi_hot_to_indices(torch.tensor([[0.0, 2.0]])),
+    ValueError,
+    "t",
+    "only 0 and 1",
+    new=True,
+)
+case("ctc_paths-blank", lambda: _fs.ctc_paths((0, 1), 3, 3), ValueError, "target", "0 is the blank", new=True)
+case(
+    "ctc_paths-frames", lambda: _fs.ctc_paths((1,), 0, 3), ValueError, "frames", "positive integer", new=True
+)
+case("collapse-str", lambda: _fs.collapse("ab"), TypeError, "path", "non-negative integer", new=True)
+case("collapse-blank", lambda: _fs.collapse((1, 0), blank=None), TypeError, "blank", "integer", new=True)
 ROOT = Path(lb.__file__).resolve().parents[1]
 
 

@@ -249,7 +249,16 @@ def test_plain_printer_uses_superscripts_and_book_symbols():
 
 # ------------------------------------------------------------------ Hessian check
 
-HESSIAN_EXACT = [n for n in NAMES if n not in ("bce", "gaussian_nll")]
+#: Entries whose Hessian cannot be compared point by point, and why.
+NO_HESSIAN_CHECK = {
+    # PyTorch has no double backward for these (the convexity checker uses SymPy's Hessian there)
+    "multi_margin": "multi_margin_loss has no double backward",
+    "multilabel_margin": "multilabel_margin_loss has no double backward",
+    "ctc": "ctc_loss has no double backward",
+    # at a zero vector the y = -1 branch's kink is multiplied by (1 - y)/2 = 0: SymPy's 0·nan is nan
+    "cosine_embedding": "the (1 ± y)/2 encoding leaves SymPy's Hessian undefined at the zero-vector edges",
+}
+HESSIAN_EXACT = [n for n in NAMES if n not in ("bce", "gaussian_nll", *NO_HESSIAN_CHECK)]
 
 
 @pytest.mark.parametrize("name", HESSIAN_EXACT)

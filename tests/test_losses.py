@@ -38,6 +38,37 @@ def test_registry_has_the_losses_the_book_promises():
     assert required <= set(lb.LOSSES)
 
 
+def test_every_pytorch_loss_class_has_an_entry():
+    """Fails when the pinned PyTorch exports a loss class the registry does not write out."""
+    import torch.nn.modules.loss as torch_losses
+
+    classes = L.torch_loss_classes()
+    assert set(torch_losses.__all__) < set(classes)
+    missing = [
+        c
+        for c in classes
+        if c not in L.TORCH_ALIASES and not any(e.torch_class == c for e in lb.LOSSES.values())
+    ]
+    assert not missing, f"PyTorch loss classes without a registry entry: {missing}"
+    for alias, target in L.TORCH_ALIASES.items():  # an alias adds nothing to the class it renames
+        cls, base = getattr(torch.nn, alias), getattr(torch.nn, target)
+        assert issubclass(cls, base)
+        assert [k for k in vars(cls) if not k.startswith("__")] == []
+        assert lb.by_torch_class(alias) is lb.by_torch_class(target)
+    for entry in lb.LOSSES.values():
+        if entry.torch_class:
+            assert entry.torch_class in classes, f"{entry.name}: unknown class {entry.torch_class}"
+
+
+def test_by_torch_class_rejects_what_it_does_not_cover():
+    with pytest.raises(
+        ValueError, match=r"no registry entry for the PyTorch class 'MSE'; did you mean 'MSELoss'"
+    ):
+        lb.by_torch_class("MSE")
+    with pytest.raises(TypeError, match=r"name must be a PyTorch loss class name \(str\), got type"):
+        lb.by_torch_class(type)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_entry_is_complete(name):
     loss = lb.get(name)
@@ -125,7 +156,14 @@ def test_sympy_matches_pytorch_at_hypothesis_points(name, data):
 def _hessian_min_eigenvalues(loss: lb.Loss, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     hess = lb.derive(loss, order=2, simplify=False).subs(loss.substitutions())
     # DiracDelta (from differentiating a kink twice) is 0 almost everywhere
-    f = sp.lambdify(loss.inputs + loss.targets, hess, modules=[{"DiracDelta": lambda *a: 0.0}, "numpy"])
+    # Heaviside, left to SymPy's printer, becomes numpy.select, which refuses scalar points
+    step = sp.Function("step")
+    hess = hess.replace(sp.Heaviside, lambda *a: step(a[0]))
+    f = sp.lambdify(
+        loss.inputs + loss.targets,
+        hess,
+        modules=[{"DiracDelta": lambda *a: 0.0, "step": lambda v: np.heaviside(v, 0.5)}, "numpy"],
+    )
     out = []
     for xi, ti in zip(x, t, strict=True):
         h = np.array(f(*xi, *ti), dtype=float)
@@ -350,6 +388,12 @@ def _boundary_rows(name: str, domain: lb.Domain, width: int) -> list[list[float]
     if width == 1:
         limit = _OVERFLOW.get(name, math.inf) if domain is lb.REAL else math.inf
         return [[float(np.clip(v, -limit, limit))] for v in _SCALAR_EDGES[key]]
+    if key == "ONE_HOT":
+        return np.eye(width).tolist()
+    if key == "BINARY":  # no label, every label, alternating
+        return [[0.0] * width, [1.0] * width, [float(i % 2) for i in range(width)]]
+    if key == "REAL" and width != 3:  # vectors and sequences: the rows of width 3, repeated
+        return [[r[i % 3] for i in range(width)] for r in _ROW_EDGES["REAL"]]
     return [list(r) for r in _ROW_EDGES[key]]
 
 
