@@ -5,7 +5,7 @@ First prints the table of the *Execution status* appendix: each notebook's execu
 import floor (a notebook that only does the chapters' common imports: lossbook, torch, sympy,
 matplotlib and myst_nb's glue, i.e. what no chapter can go below). Exits non-zero if anything
 is over budget: Part I chapters (every notebook under the "Part I" part of `_toc.yml`, with
-its sub-pages) 20 s, every other notebook 25 s, the registry-wide cross-check 5 s. Timing
+its sub-pages) 20 s, every other notebook 25 s, the registry-wide cross-check 10 s. Timing
 lives here, never in assertions of the test suite: the machine's load would make them flaky.
 """
 
@@ -27,7 +27,10 @@ import execution_record  # noqa: E402  (beside the site extension that renders t
 
 PART_I_BUDGET_S = 20.0
 NOTEBOOK_BUDGET_S = 25.0
-CROSSCHECK_BUDGET_S = 5.0
+# 0.2 s per entry on average over the 34 entries; three quarters of the entries take under 0.2 s,
+# and the adaptive softmax alone about 4 s (each sampled row has its own weights, so the real
+# nn.AdaptiveLogSoftmaxWithLoss is called once per row).
+CROSSCHECK_BUDGET_S = 10.0
 FLOOR_SOURCE = """\
 import lossbook as lb
 import matplotlib.pyplot as plt
