@@ -91,7 +91,7 @@ def measure(
 
 @dataclass(frozen=True)
 class DenominatorTable:
-    """Rows of :func:`measure`; renders as a table and asserts every row with :meth:`DenominatorTable.assert_ok`."""
+    """Rows of :func:`measure`; renders as a table and asserts every row with ``assert_ok()``."""
 
     rows: Sequence[Denominator]
 
