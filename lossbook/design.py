@@ -146,7 +146,7 @@ class Reliability:
 
     @property
     def ece(self) -> float:
-        """Σₘ (nₘ / N) |accuracyₘ - confidenceₘ| over non-empty bins."""
+        """``Σₘ (nₘ / N) |accuracyₘ - confidenceₘ|`` over non-empty bins."""
         used = self.count > 0
         weights = self.count[used] / self.count.sum()
         return float((weights * np.abs(self.accuracy[used] - self.confidence[used])).sum())
