@@ -88,7 +88,7 @@ def _labels(value: object, name: str, n: int, *, classes: int | None = 2) -> tor
 
 
 def average_precision(scores: object, labels: object) -> float:
-    """Area under the precision-recall curve as the step sum Σ (Rₙ - Rₙ₋₁) Pₙ.
+    """Area under the precision-recall curve as the step sum Σ (R_n - R_{n-1}) P_n.
 
     The thresholds are the distinct scores from the highest down; tied scores enter
     together. This is the definition scikit-learn's ``average_precision_score`` uses (no
