@@ -79,12 +79,45 @@ def _distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
     return sp.sqrt(sp.Add(*[(a - b + DISTANCE_EPS) ** 2 for a, b in zip(u, v, strict=True)]))
 
 
-def _cosine_distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
-    """1 - cosine_similarity(u, v): each vector divided by max(its norm, 1e-8)."""
+def _cosine_distance(
+    u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...], eps: sp.Expr = SIMILARITY_EPS
+) -> sp.Expr:
+    """1 - cosine_similarity(u, v): each vector divided by max(its norm, eps) (``eps=0``: the textbook)."""
     # max(|u|, eps) written as sqrt(max(|u|², eps²)): equal, and its derivative is 0 (not 0·∞) at u = 0
-    nu = sp.sqrt(sp.Max(sp.Add(*[a**2 for a in u]), SIMILARITY_EPS**2))
-    nv = sp.sqrt(sp.Max(sp.Add(*[b**2 for b in v]), SIMILARITY_EPS**2))
+    if eps == 0:
+        nu, nv = (sp.sqrt(sp.Add(*[c**2 for c in w])) for w in (u, v))
+    else:
+        nu = sp.sqrt(sp.Max(sp.Add(*[a**2 for a in u]), eps**2))
+        nv = sp.sqrt(sp.Max(sp.Add(*[b**2 for b in v]), eps**2))
     return 1 - sp.Add(*[(a / nu) * (b / nv) for a, b in zip(u, v, strict=True)])
+
+
+def _triplet_cosine_autograd() -> tuple[sp.Expr, ...]:
+    """What autograd returns for the triplet loss with distance 1 - cosine_similarity.
+
+    ``cosine_similarity`` clamps each norm at 1e-8 under ``no_grad``: the value it divides by is
+    max(|u|, 1e-8), but the gradient flows through the unclamped norm, u/|u| (0 at u = 0,
+    where PyTorch's norm backward is masked). Each norm is a placeholder while differentiating;
+    its own derivative is added by the chain rule, then the placeholder becomes the clamped value.
+    """
+    uses = ((A, POS), (POS, A), (A, NEG), (NEG, A))  # (vector, partner) in each cosine, in order
+    held = [sp.Dummy(f"N{i}", positive=True) for i in range(4)]
+    dist_pos = 1 - sp.Add(*[a * b for a, b in zip(A, POS, strict=True)]) / (held[0] * held[1])
+    dist_neg = 1 - sp.Add(*[a * b for a, b in zip(A, NEG, strict=True)]) / (held[2] * held[3])
+    f = sp.Max(0, dist_pos - dist_neg + nt.m)
+    grads = []
+    for s in (*A, *POS, *NEG):
+        g = sp.diff(f, s)
+        for (vec, _), n_held in zip(uses, held, strict=True):
+            if s in vec:
+                norm = sp.sqrt(sp.Add(*[c**2 for c in vec]))
+                g += sp.diff(f, n_held) * sp.Piecewise((s / norm, norm > 0), (0, True))
+        values = {
+            n_held: sp.sqrt(sp.Max(sp.Add(*[c**2 for c in vec]), SIMILARITY_EPS**2))
+            for (vec, _), n_held in zip(uses, held, strict=True)
+        }
+        grads.append(g.subs(values))
+    return tuple(grads)
 
 
 def _pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -316,6 +349,14 @@ ENTRIES: tuple[Loss, ...] = (
             *_triplet(x), distance_function=_cosine_distance_torch, margin=margin, reduction="none"
         ),
         expr=sp.Max(0, _cosine_distance(A, POS) - _cosine_distance(A, NEG) + nt.m),
+        textbook=sp.Max(0, _cosine_distance(A, POS, eps=0) - _cosine_distance(A, NEG, eps=0) + nt.m),
+        departure=(
+            "cosine_similarity divides each vector by max(norm, 1e-8), so a zero vector has "
+            "cosine 0 (the textbook cosine is 0/0); it clamps the norm under no_grad, so below "
+            "1e-8 its backward differentiates the unclamped norm and is not the derivative of "
+            "the clamped forward (9e7, not 1e8, for the cosine of a = (1, 0) and a⁺ = (1e-9, 0) in a⁺₁)."
+        ),
+        autograd=_triplet_cosine_autograd(),
         inputs=(*A, *POS, *NEG),
         hyper=(Hyper(nt.m, "margin", 1.0, low=0.0, low_open=True),),
         edges=(
@@ -324,6 +365,7 @@ ENTRIES: tuple[Loss, ...] = (
             ),
             Edge((1.0, 0.0, 0.0, 1.0, 0.0, 5.0), note="positive and negative equally far: loss m"),
             Edge((1000.0, 0.0, -1000.0, 1.0, 1000.0, 1.0), note="huge coordinates, wrong order"),
+            Edge((1.0, 0.0, 1e-9, 0.0, 0.0, 5.0), note="positive below the norm clamp: autograd 9e7, d(forward) 1e8"),
         ),
         model="none: a metric-learning loss on triplets",
         link="none: the inputs are embeddings",

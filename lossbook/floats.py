@@ -201,8 +201,15 @@ def exact(
 
 
 def _exact_at(
-    f: Callable[..., Sequence[Any]], args: Sequence[float], digits: Sequence[int]
+    f: Callable[..., Sequence[Any]], args: Sequence[float], digits: Sequence[int], *, floor: float = 0.0
 ) -> tuple[list[float], int] | None:
+    """:func:`exact`, also returning the precision that agreed.
+
+    With ``floor > 0`` two values agree when they differ by at most 1e-20 times the larger
+    of their sizes and ``floor``: enough for a comparison whose tolerance is itself absolute
+    below ``floor``, and it accepts a result that is exactly zero (two parallel unit vectors
+    cancelling) or far below ``floor``, which no precision pins down relatively.
+    """
     if not digits or any(isinstance(d, bool) or not isinstance(d, int) or d < 15 for d in digits):
         raise ValueError(f"digits must be a non-empty sequence of integers >= 15, got {digits!r}")
     previous: list[Any] | None = None
@@ -216,18 +223,22 @@ def _exact_at(
             if (
                 values is not None
                 and previous is not None
-                and all(_agree(a, b, zero_ok=last) for a, b in zip(previous, values, strict=True))
+                and all(
+                    _agree(a, b, zero_ok=last, floor=floor) for a, b in zip(previous, values, strict=True)
+                )
             ):
                 return [float(v) for v in values], d
         previous = values
     return None
 
 
-def _agree(a: Any, b: Any, *, zero_ok: bool) -> bool:
+def _agree(a: Any, b: Any, *, zero_ok: bool, floor: float = 0.0) -> bool:
     if isinstance(a, mpmath.mpc) or isinstance(b, mpmath.mpc):
         return False
     if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
         return False
+    if floor > 0:
+        return bool(abs(a - b) <= mpmath.mpf(10) ** -20 * max(abs(a), abs(b), floor))
     if a == 0 or b == 0:
         return zero_ok and a == b
     return bool(abs(a - b) <= mpmath.mpf(10) ** -20 * max(abs(a), abs(b)))
