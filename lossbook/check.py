@@ -362,25 +362,31 @@ def crosscheck(
             )
         )
 
-    # finite differences on the random points (interior of the domain, away from kinks)
-    x_s = torch.tensor(xs[:n], dtype=torch.float64, requires_grad=True)
-    t_s = torch.tensor(ts[:n], dtype=torch.float64)
-    passed = torch.autograd.gradcheck(
+    # finite differences on the random points (interior of the domain), leaving out any point
+    # that a step of gradcheck's size would carry across a kink
+    switches = _switches(loss, subs)
+    far = [i for i in range(n) if not _near_switch(switches, xs[i], ts[i], 2 * _FD_STEP)]
+    x_s = torch.tensor(xs[far], dtype=torch.float64, requires_grad=True)
+    t_s = torch.tensor(ts[far], dtype=torch.float64)
+    passed = not far or torch.autograd.gradcheck(
         lambda inp: loss._call(inp, t_s, hp, layout),
         (x_s,),
-        eps=1e-6,
+        eps=_FD_STEP,
         atol=1e-5,
         rtol=1e-3,
         raise_exception=False,
     )
+    near = n - len(far)
     rows.append(
         CrossCheck(
             "finite differences",
-            n,
+            len(far),
             None,
             None,
             bool(passed),
-            "" if passed else "torch.autograd.gradcheck (eps=1e-6, atol=1e-5, rtol=1e-3) failed",
+            ("" if passed else "torch.autograd.gradcheck (eps=1e-6, atol=1e-5, rtol=1e-3) failed")
+            + ("; " if near and not passed else "")
+            + (f"{near} sampled point(s) within a step of a kink left out" if near else ""),
         )
     )
 
@@ -444,6 +450,25 @@ def _switches(loss: Loss, subs: dict[sp.Symbol, sp.Expr]) -> Any:
     # a switch that depends on the targets alone (0·log 0 at q = 0) is no kink in the inputs
     found = [f for f in found if f.free_symbols & set(loss.inputs)]
     return mp_function(found, loss.inputs + loss.targets) if found else None
+
+
+#: gradcheck's finite-difference step.
+_FD_STEP = 1e-6
+
+
+def _near_switch(switches: Any, x: np.ndarray, t: np.ndarray, step: float) -> bool:
+    """True if moving one input of ``x`` by ``step`` either way changes the sign of a switch."""
+    if switches is None:
+        return False
+    with mpmath.workdps(30):
+        here = [mpmath.sign(v) for v in switches(*(_mpf(a) for a in (*x, *t)))]
+        for j in range(len(x)):
+            for sign in (-1, 1):
+                moved = list(x)
+                moved[j] = x[j] + sign * step
+                if [mpmath.sign(v) for v in switches(*(_mpf(a) for a in (*moved, *t)))] != here:
+                    return True
+    return False
 
 
 def _on_switch(switches: Any, x: np.ndarray, t: np.ndarray) -> bool:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from lossbook import notation as nt
 from lossbook.domains import BINARY, ONE_HOT, SIGNS, Edge, Hyper
-from lossbook.loss import Loss, registry_entry
+from lossbook.loss import Loss, StopGradient, registry_entry
 
 __all__ = ["COSINE_EPS", "DISTANCE_EPS", "ENTRIES", "SIMILARITY_EPS", "multi_hot_to_indices"]
 
@@ -95,29 +95,22 @@ def _cosine_distance(
 def _triplet_cosine_autograd() -> tuple[sp.Expr, ...]:
     """What autograd returns for the triplet loss with distance 1 - cosine_similarity.
 
-    ``cosine_similarity`` clamps each norm at 1e-8 under ``no_grad``: the value it divides by is
-    max(|u|, 1e-8), but the gradient flows through the unclamped norm, u/|u| (0 at u = 0,
-    where PyTorch's norm backward is masked). Each norm is a placeholder while differentiating;
-    its own derivative is added by the chain rule, then the placeholder becomes the clamped value.
+    ``cosine_similarity`` clamps each norm at 1e-8 outside autograd's record: the value it
+    divides by is max(|u|, 1e-8), but the backward differentiates the unclamped norm |u|,
+    whose derivative PyTorch sets to 0 at u = 0. Written with :class:`StopGradient`, this is
+    PyTorch's gradient and, differentiated again, its Hessian.
     """
-    uses = ((A, POS), (POS, A), (A, NEG), (NEG, A))  # (vector, partner) in each cosine, in order
-    held = [sp.Dummy(f"N{i}", positive=True) for i in range(4)]
-    dist_pos = 1 - sp.Add(*[a * b for a, b in zip(A, POS, strict=True)]) / (held[0] * held[1])
-    dist_neg = 1 - sp.Add(*[a * b for a, b in zip(A, NEG, strict=True)]) / (held[2] * held[3])
-    f = sp.Max(0, dist_pos - dist_neg + nt.m)
-    grads = []
-    for s in (*A, *POS, *NEG):
-        g = sp.diff(f, s)
-        for (vec, _), n_held in zip(uses, held, strict=True):
-            if s in vec:
-                norm = sp.sqrt(sp.Add(*[c**2 for c in vec]))
-                g += sp.diff(f, n_held) * sp.Piecewise((s / norm, norm > 0), (0, True))
-        values = {
-            n_held: sp.sqrt(sp.Max(sp.Add(*[c**2 for c in vec]), SIMILARITY_EPS**2))
-            for (vec, _), n_held in zip(uses, held, strict=True)
-        }
-        grads.append(g.subs(values))
-    return tuple(grads)
+
+    def clamped_norm(u: tuple[sp.Symbol, ...]) -> sp.Expr:
+        squares = sp.Add(*[c**2 for c in u])
+        norm = sp.Piecewise((sp.sqrt(squares), squares > 0), (0, True))
+        return norm + StopGradient(sp.Max(norm, SIMILARITY_EPS) - norm)
+
+    def distance(u: tuple[sp.Symbol, ...], v: tuple[sp.Symbol, ...]) -> sp.Expr:
+        return 1 - sp.Add(*[a * b for a, b in zip(u, v, strict=True)]) / (clamped_norm(u) * clamped_norm(v))
+
+    f = sp.Max(0, distance(A, POS) - distance(A, NEG) + nt.m)
+    return tuple(sp.diff(f, s) for s in (*A, *POS, *NEG))
 
 
 def _pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -365,7 +358,10 @@ ENTRIES: tuple[Loss, ...] = (
             ),
             Edge((1.0, 0.0, 0.0, 1.0, 0.0, 5.0), note="positive and negative equally far: loss m"),
             Edge((1000.0, 0.0, -1000.0, 1.0, 1000.0, 1.0), note="huge coordinates, wrong order"),
-            Edge((1.0, 0.0, 1e-9, 0.0, 0.0, 5.0), note="positive below the norm clamp: autograd 9e7, d(forward) 1e8"),
+            Edge(
+                (1.0, 0.0, 1e-9, 0.0, 0.0, 5.0),
+                note="positive below the norm clamp: autograd 9e7, d(forward) 1e8",
+            ),
         ),
         model="none: a metric-learning loss on triplets",
         link="none: the inputs are embeddings",

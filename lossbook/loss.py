@@ -43,7 +43,32 @@ import torch
 
 from lossbook.domains import REAL, Domain, Edge, Hyper
 
-__all__ = ["Loss", "NoFiniteMinimiser"]
+__all__ = ["Loss", "NoFiniteMinimiser", "StopGradient"]
+
+
+class StopGradient(sp.Function):
+    """Its argument's value, with derivative 0: ``.detach()`` in a formula for :attr:`Loss.autograd`.
+
+    PyTorch sometimes clamps a value outside autograd's record (``cosine_similarity``'s norm);
+    the backward then differentiates the unclamped value. ``n + StopGradient(max(n, eps) - n)``
+    has the clamped value and the unclamped derivative, to every order. ``lambdify`` evaluates
+    it as the identity.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> sp.diff(x**2 + StopGradient(sp.Max(x, 3) - x), x)
+    2*x
+    >>> float(sp.lambdify([x], x**2 + StopGradient(sp.Max(x, 3) - x))(1.0))
+    3.0
+    """
+
+    _imp_ = staticmethod(lambda value: value)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _latex(self, printer: Any) -> str:
+        return rf"\operatorname{{sg}}\left({printer._print(self.args[0])}\right)"
+
 
 Array = np.ndarray
 TorchFn = Callable[..., torch.Tensor]

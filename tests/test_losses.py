@@ -758,6 +758,25 @@ def test_a_wrong_subgradient_fails_at_a_kink():
     assert not report["subgradient at kinks"].passed  # autograd says 3: outside [-1, 1]
 
 
+def test_finite_differences_leave_out_sampled_points_within_a_step_of_a_kink():
+    """gradcheck's step of 1e-6 across a kink compares a one-sided slope with a central difference.
+
+    Seed 1930 samples a triplet 1.9e-7 from the hinge's kink (found by hypothesis); that point
+    is left out of gradcheck (its gradient is still compared with SymPy's), the rest pass.
+    """
+    from lossbook.check import _near_switch, _switches
+
+    loss = lb.get("hinge")
+    switches = _switches(loss, loss.substitutions())
+    assert _near_switch(switches, np.array([1 - 5e-7]), np.array([1.0]), 2e-6)  # yz = 1 is the kink
+    assert not _near_switch(switches, np.array([0.5]), np.array([1.0]), 2e-6)
+    assert not _near_switch(None, np.array([0.5]), np.array([1.0]), 2e-6)
+    report = lb.crosscheck("triplet_margin_cosine", n=6, seed=1930)
+    report.assert_ok()
+    assert report["finite differences"].points == 5
+    assert report["gradient"].points == 6 + len(lb.get("triplet_margin_cosine").edges)
+
+
 def test_student_t_with_one_degree_of_freedom_is_cauchy():
     mu = torch.linspace(-5, 5, 11, dtype=torch.float64)[:, None]
     y = torch.full_like(mu, 0.7)
