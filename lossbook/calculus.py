@@ -328,7 +328,7 @@ def mp_function(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> Calla
         raise ValueError(
             f"mp_function: symbols must include every free symbol of exprs; missing {', '.join(sorted(map(plain, missing)))}"
         )
-    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES))
+    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES), cse=True)
 
 
 def _mpf(v: Any) -> Any:

@@ -210,7 +210,7 @@ def _reference_fn(
     exprs = [expr, *grads]
     if simplified:
         exprs = [sp.simplify(e) for e in exprs]
-    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES))
+    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES), cse=True)
 
 
 _REFERENCES: dict[tuple[Any, ...], tuple[list[float], Callable[[], np.ndarray]] | None] = {}
