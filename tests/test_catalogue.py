@@ -17,7 +17,7 @@ def _overview_links() -> list[str]:
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             text = "".join(out.get("data", {}).get("text/markdown", []))
-            if text.startswith("| loss | use |"):
+            if ":name: tab-cat-overview" in text:
                 return re.findall(r"\{ref\}`(\w+) <cat-(\w+)>`", text)
     raise AssertionError("the catalogue has no stored overview table")
 
