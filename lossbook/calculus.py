@@ -328,7 +328,10 @@ def mp_function(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> Calla
         raise ValueError(
             f"mp_function: symbols must include every free symbol of exprs; missing {', '.join(sorted(map(plain, missing)))}"
         )
-    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES), cse=True)
+    # common subexpressions make large gradients several times faster to evaluate, but hoisting
+    # them out of a Piecewise would evaluate branches it guards (1/|u| at u = 0) eagerly
+    lazy = any(e.has(sp.Piecewise) for e in exprs)
+    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES), cse=not lazy)
 
 
 def _mpf(v: Any) -> Any:

@@ -1,16 +1,22 @@
 """Experiment plumbing for the chapter "Choosing and designing losses".
 
-Small models trained for many seeds at once, and the metrics the chapter reports:
+Small models trained for many seeds at once, and the metrics the chapter reports. A
+difference between losses is only worth reporting if it survives a rerun, so every run is
+repeated over seeds; instead of a Python loop, the seeds share one tensor:
 
-* :func:`train` runs full-batch Adam on parameters stacked along a leading *seed* axis.
-  Adam's update is elementwise, so minimising the **sum** of the per-seed losses trains every
-  seed exactly as if it ran alone (the tests check this against separate runs);
+* :func:`train` minimises parameters stacked along a leading *seed* axis S, full batch. The
+  objective is the **sum** of the per-seed losses; the seeds do not interact, so the gradient
+  of the sum with respect to seed s's parameters is seed s's own gradient, and SGD, Adam and
+  AdamW act elementwise, so one step is S independent steps (the tests check this against
+  separate runs; global-norm clipping or L-BFGS would couple the seeds);
 * :func:`init_mlp` and :func:`mlp` build and apply a one-hidden-layer ReLU network (or a
-  linear model) for ``S`` seeds with batched matrix products;
+  linear model) for S seeds with batched matrix products, drawn from one generator;
+  :func:`linear_init` draws one weight matrix per seed from that seed's own generator;
 * :func:`average_precision` (the area under the precision-recall curve as a step sum),
   :func:`balanced_accuracy`, :func:`reliability` and :func:`expected_calibration_error`
   (equal-width confidence bins), :func:`fit_temperature` (temperature scaling on held-out
-  logits) and :func:`mean_and_error` (a mean over seeds with its standard error).
+  logits), :func:`mean_se` and :func:`pm` (a mean over seeds with its standard error) and
+  :func:`kfold` (cross-validation folds).
 
 >>> import torch, lossbook as lb
 >>> lb.design.average_precision(torch.tensor([0.9, 0.8, 0.3, 0.1]), torch.tensor([1, 0, 1, 0]))
@@ -20,26 +26,37 @@ Small models trained for many seeds at once, and the metrics the chapter reports
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
 __all__ = [
+    "OPTIMISERS",
+    "SCHEDULES",
     "Reliability",
     "average_precision",
     "balanced_accuracy",
     "expected_calibration_error",
     "fit_temperature",
     "init_mlp",
-    "mean_and_error",
+    "kfold",
+    "linear_init",
+    "mean_se",
     "mlp",
+    "pm",
     "reliability",
     "softmax_focal_loss",
     "train",
 ]
+
+#: Optimisers :func:`train` accepts (elementwise ones only: they keep seeds independent).
+OPTIMISERS = ("sgd", "adam", "adamw")
+#: Learning-rate schedules of :func:`train`: constant, or falling linearly to 0.
+SCHEDULES = ("constant", "linear")
 
 Params = dict[str, torch.Tensor]
 
@@ -82,6 +99,30 @@ def _labels(value: object, name: str, n: int, *, classes: int | None = 2) -> tor
         allowed = f"0..{high - 1}" if high is not None else "non-negative integers"
         raise ValueError(f"{name} must hold labels in {allowed}, got values {sorted(set(t.tolist()))[:6]}")
     return t
+
+
+def _seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise TypeError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0]
+    if bad:
+        raise ValueError(f"seeds must be non-negative integers, got {bad[0]!r}")
+    return [int(s) for s in seeds]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _nonnegative(name: str, value: Any, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return v
 
 
 # --------------------------------------------------------------------------- metrics
@@ -209,21 +250,55 @@ def fit_temperature(logits: object, labels: object) -> float:
     return float(math.exp(found.x))
 
 
-def mean_and_error(values: object, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over seeds and its standard error s / √S (``axis`` is the seed axis).
+def mean_se(values: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds and its standard error (sample standard deviation / √S) along ``axis``.
 
-    >>> m, e = mean_and_error([[1.0, 10.0], [3.0, 10.0]])
-    >>> m.tolist(), e.tolist()
-    ([2.0, 10.0], [1.0, 0.0])
+    >>> m, se = mean_se([1.0, 2.0, 3.0])
+    >>> float(m), round(float(se), 6)
+    (2.0, 0.57735)
+    >>> mean_se([1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: values must hold at least 2 seeds along axis 0 for a standard error, got 1
     """
-    v = np.asarray(_tensor(values, "values").double().numpy())
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -v.ndim <= axis < v.ndim:
-        raise ValueError(f"axis must be an axis of values (shape {v.shape}), got {axis!r}")
-    if v.shape[axis] < 2:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0 or not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis must index a dimension of values (shape {arr.shape}), got {axis!r}")
+    if arr.shape[axis] < 2:
         raise ValueError(
-            f"values need at least 2 seeds along axis {axis} for an error bar, got {v.shape[axis]}"
+            f"values must hold at least 2 seeds along axis {axis} for a standard error, got {arr.shape[axis]}"
         )
-    return np.asarray(v.mean(axis=axis)), np.asarray(v.std(axis=axis, ddof=1) / math.sqrt(v.shape[axis]))
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("values must be finite (a diverged run is reported, not averaged)")
+    return arr.mean(axis=axis), arr.std(axis=axis, ddof=1) / math.sqrt(arr.shape[axis])
+
+
+def pm(values: Any, digits: int = 3) -> str:
+    """``"mean ± se"`` over seeds (axis 0) at ``digits`` decimals.
+
+    >>> pm([0.1, 0.2, 0.3], digits=2)
+    '0.20 ± 0.06'
+    """
+    digits = _positive_int("digits", digits) if digits else 0
+    m, se = mean_se(values)
+    return f"{float(m):.{digits}f} ± {float(se):.{digits}f}"
+
+
+def kfold(n: int, k: int, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (train, validation) index pairs over ``n`` shuffled examples; folds differ by ≤ 1.
+
+    >>> folds = kfold(10, 3, seed=0)
+    >>> [len(v) for _, v in folds], sorted(np.concatenate([v for _, v in folds]).tolist()) == list(range(10))
+    ([4, 3, 3], True)
+    """
+    n, k = _positive_int("n", n), _positive_int("k", k)
+    if not 2 <= k <= n:
+        raise ValueError(f"k must satisfy 2 <= k <= n = {n}, got {k}")
+    order = np.random.default_rng(_seeds([seed])[0]).permutation(n)
+    folds = np.array_split(order, k)
+    return [(np.sort(np.concatenate(folds[:i] + folds[i + 1 :])), np.sort(f)) for i, f in enumerate(folds)]
 
 
 # --------------------------------------------------------------------------- losses
@@ -295,44 +370,104 @@ def mlp(params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return torch.baddbmm(params["b"], x, params["W"])
 
 
+def linear_init(
+    seeds: Sequence[int], fan_in: int, fan_out: int, *, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """One weight matrix per seed, shape ``(S, fan_in, fan_out)``, drawn as ``nn.Linear`` draws.
+
+    Entries are uniform on ±1/√fan_in (PyTorch's default for ``nn.Linear`` weights); seed s
+    uses ``torch.Generator().manual_seed(s)``, so a seed's matrix does not depend on which
+    other seeds are in the batch.
+
+    >>> w = linear_init([3, 7], 4, 2)
+    >>> tuple(w.shape), bool(w.abs().max() <= 0.5)
+    ((2, 4, 2), True)
+    >>> bool((linear_init([7], 4, 2)[0] == w[1]).all())
+    True
+    """
+    seeds = _seeds(seeds)
+    fan_in, fan_out = _positive_int("fan_in", fan_in), _positive_int("fan_out", fan_out)
+    bound = 1.0 / math.sqrt(fan_in)
+    mats = []
+    for s in seeds:
+        g = torch.Generator().manual_seed(s)
+        mats.append((torch.rand(fan_in, fan_out, generator=g, dtype=dtype) * 2 - 1) * bound)
+    return torch.stack(mats).requires_grad_(True)
+
+
 def train(
-    params: Params,
-    objective: Callable[[Params], torch.Tensor],
+    params: Mapping[str, torch.Tensor],
+    objective: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
     *,
     steps: int,
     lr: float,
-    decay: bool = True,
     optimiser: str = "adam",
-) -> np.ndarray:
-    """Full-batch Adam (or plain gradient descent) on ``params``, in place; returns the per-seed loss history.
+    weight_decay: float = 0.0,
+    schedule: str = "constant",
+    extra: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Minimise every seed's objective at once, full batch; return the loss history ``(steps, S)``.
 
-    ``objective(params)`` returns one loss per seed, shape (S,). Adam and gradient descent
-    (``optimiser="sgd"``) are elementwise, so stepping on the sum trains each seed
-    independently. With ``decay`` the learning rate falls linearly to 0, which lets non-smooth
-    losses (L1, pinball) settle instead of oscillating. Gradient descent shows the size of
-    the gradient directly; Adam divides it out.
+    Args:
+        params: leaf tensors with ``requires_grad=True`` and a leading seed dimension S
+            (:func:`init_mlp`, :func:`linear_init`); trained in place.
+        objective: maps ``params`` to the per-seed losses, a tensor of shape ``(S,)``.
+        steps: optimiser steps.
+        lr: learning rate.
+        optimiser: ``"sgd"`` (plain gradient descent: the step shows the gradient's size),
+            ``"adam"`` (its ``weight_decay`` adds λw to the gradient: an L2 penalty) or
+            ``"adamw"`` (decoupled decay: w ← w − lr·λ·w besides the Adam step).
+        weight_decay: λ, passed to the PyTorch optimiser.
+        schedule: ``"constant"``, or ``"linear"``: the learning rate falls linearly to 0, which
+            lets non-smooth losses (L1, pinball) settle instead of oscillating.
+        extra: called with the step index after each step (e.g. to update loss weights).
+
+    Each row of the history is the loss *before* that step's update.
+
+    >>> params = {"w": linear_init([0, 1], fan_in=2, fan_out=1)}
+    >>> x = torch.randn(2, 8, 2, dtype=torch.float64)
+    >>> history = train(params, lambda p: ((x @ p["w"]) ** 2).mean(dim=(1, 2)), steps=50, lr=0.1)
+    >>> tuple(history.shape), bool((history[-1] < history[0]).all())
+    ((50, 2), True)
     """
-    if optimiser not in ("adam", "sgd"):
-        raise ValueError(f"optimiser must be 'adam' or 'sgd', got {optimiser!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if not isinstance(lr, (int, float)) or not lr > 0 or math.isinf(lr):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    leaves = list(params.values())
-    if not leaves or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in leaves):
-        raise TypeError("params must map names to tensors with requires_grad=True (see init_mlp)")
-    opt = torch.optim.Adam(leaves, lr=lr) if optimiser == "adam" else torch.optim.SGD(leaves, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - k / steps if decay else 1.0)
+    if not isinstance(params, Mapping) or not params:
+        raise TypeError(f"params must be a non-empty dict of tensors, got {type(params).__name__}")
+    for name, p in params.items():
+        if (
+            not isinstance(p, torch.Tensor)
+            or not p.is_floating_point()
+            or not p.requires_grad
+            or not p.is_leaf
+        ):
+            raise ValueError(f"params[{name!r}] must be a floating leaf tensor with requires_grad=True")
+    if not callable(objective):
+        raise TypeError(
+            f"objective must be a function of params returning per-seed losses, got {objective!r}"
+        )
+    steps = _positive_int("steps", steps)
+    lr = _nonnegative("lr", lr, positive=True)
+    weight_decay = _nonnegative("weight_decay", weight_decay)
+    if optimiser not in OPTIMISERS:
+        raise ValueError(f"optimiser must be one of {', '.join(OPTIMISERS)}, got {optimiser!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimiser]
+    opt = cls(list(params.values()), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - k / steps if schedule == "linear" else 1.0)
+    seeds = next(iter(params.values())).shape[0]
     history = []
-    for _ in range(steps):
+    for step in range(steps):
         opt.zero_grad()
-        per_seed = objective(params)
-        if per_seed.dim() != 1:
-            raise ValueError(
-                f"objective must return one loss per seed, shape (S,), got {tuple(per_seed.shape)}"
-            )
-        per_seed.sum().backward()
+        losses = objective(params)
+        if not isinstance(losses, torch.Tensor) or tuple(losses.shape) != (seeds,):
+            shape = tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses).__name__
+            raise ValueError(f"objective must return one loss per seed, shape ({seeds},), got {shape}")
+        if not torch.isfinite(losses).all():
+            raise FloatingPointError(f"objective is not finite at step {step}: {losses.tolist()}")
+        losses.sum().backward()
+        history.append(losses.detach().clone())
         opt.step()
         sched.step()
-        history.append(per_seed.detach().numpy().copy())
-    return np.array(history)
+        if extra is not None:
+            extra(step)
+    return torch.stack(history)

@@ -210,7 +210,8 @@ def _reference_fn(
     exprs = [expr, *grads]
     if simplified:
         exprs = [sp.simplify(e) for e in exprs]
-    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES), cse=True)
+    lazy = any(e.has(sp.Piecewise) for e in exprs)  # cse would evaluate guarded branches eagerly
+    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES), cse=not lazy)
 
 
 _REFERENCES: dict[tuple[Any, ...], tuple[list[float], Callable[[], np.ndarray]] | None] = {}

@@ -75,12 +75,6 @@ def test_a_calibrated_sample_has_small_ece_and_an_overconfident_one_does_not():
     assert D.fit_temperature(3 * z, y) == pytest.approx(3.0, rel=0.05)
 
 
-def test_mean_and_error():
-    m, e = D.mean_and_error([[1.0, 0.0], [3.0, 0.0]])
-    assert m.tolist() == [2.0, 0.0]
-    assert e.tolist() == pytest.approx([math.sqrt(2) / math.sqrt(2), 0.0])
-
-
 def test_softmax_focal_loss():
     g = torch.Generator().manual_seed(1)
     z = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
@@ -95,7 +89,8 @@ def test_softmax_focal_loss():
     assert torch.allclose(two, 2 * binary)
 
 
-def test_stacked_seeds_train_exactly_as_separate_runs():
+@pytest.mark.parametrize("schedule", D.SCHEDULES)
+def test_stacked_seeds_train_exactly_as_separate_runs(schedule):
     g = torch.Generator().manual_seed(2)
     x = torch.randn(3, 40, 2, generator=g, dtype=torch.float64)
     t = torch.randn(3, 40, 1, generator=g, dtype=torch.float64)
@@ -103,13 +98,16 @@ def test_stacked_seeds_train_exactly_as_separate_runs():
     separate = [
         {k: v[s : s + 1].detach().clone().requires_grad_() for k, v in stacked.items()} for s in range(3)
     ]
-    hist = D.train(stacked, lambda p: ((D.mlp(p, x) - t) ** 2).mean(dim=(1, 2)), steps=30, lr=0.05)
+    hist = D.train(
+        stacked, lambda p: ((D.mlp(p, x) - t) ** 2).mean(dim=(1, 2)), steps=30, lr=0.05, schedule=schedule
+    )
     for s, params in enumerate(separate):
         alone = D.train(
             params,
             lambda p, s=s: ((D.mlp(p, x[s : s + 1]) - t[s : s + 1]) ** 2).mean(dim=(1, 2)),
             steps=30,
             lr=0.05,
+            schedule=schedule,
         )
         assert np.allclose(alone[:, 0], hist[:, s], rtol=1e-12, atol=1e-14)
         for k in params:
@@ -121,6 +119,13 @@ def test_gradient_descent_takes_the_plain_step():
     p = {"w": torch.tensor([[1.0], [2.0]], dtype=torch.float64, requires_grad=True)}
     D.train(p, lambda q: q["w"][:, 0] ** 2, steps=1, lr=0.1, optimiser="sgd")
     assert p["w"].detach()[:, 0].tolist() == pytest.approx([1.0 - 0.1 * 2.0, 2.0 - 0.1 * 4.0])
+
+
+def test_linear_schedule_falls_to_zero():
+    p = {"w": torch.ones(1, 1, dtype=torch.float64, requires_grad=True)}
+    D.train(p, lambda q: q["w"][:, 0], steps=4, lr=0.1, optimiser="sgd", schedule="linear")
+    # gradient 1 at every step; learning rates 0.1 · (1, 3/4, 1/2, 1/4)
+    assert p["w"].item() == pytest.approx(1 - 0.1 * (1 + 0.75 + 0.5 + 0.25), rel=1e-15)
 
 
 def test_linear_model_and_shared_inputs():
@@ -161,8 +166,9 @@ def test_log_cosh_entry_is_robust_and_does_not_overflow():
         (lambda: D.reliability([[0.5, 0.5]], [0], bins=0), ValueError, "bins must be"),
         (lambda: D.reliability([0.5, 0.5], [0]), ValueError, "2 dimension"),
         (lambda: D.fit_temperature([[1.0, 2.0]], [3]), ValueError, "labels in 0..1"),
-        (lambda: D.mean_and_error([1.0]), ValueError, "at least 2 seeds"),
-        (lambda: D.mean_and_error([1.0, 2.0], axis=3), ValueError, "axis must be"),
+        (lambda: D.mean_se([1.0]), ValueError, "at least 2 seeds"),
+        (lambda: D.mean_se([1.0, 2.0], axis=3), ValueError, "axis must index"),
+        (lambda: D.mean_se([1.0, float("nan")]), ValueError, "finite"),
         (
             lambda: D.softmax_focal_loss(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), gamma=-1),
             ValueError,
@@ -181,8 +187,15 @@ def test_log_cosh_entry_is_robust_and_does_not_overflow():
         ),
         (
             lambda: D.train({"W": torch.zeros(1)}, lambda p: p["W"], steps=1, lr=0.1),
-            TypeError,
+            ValueError,
             "requires_grad",
+        ),
+        (
+            lambda: D.train(
+                D.init_mlp(1, 1, 1), lambda p: p["W"][:, 0, 0], steps=1, lr=0.1, schedule="cosine"
+            ),
+            ValueError,
+            "schedule must be one of constant, linear, got 'cosine'",
         ),
         (
             lambda: D.train(D.init_mlp(1, 1, 1), lambda p: p["W"][:, 0, 0], steps=0, lr=0.1),

@@ -1,4 +1,5 @@
-"""lossbook.design_runs: batched seeds train as independent runs; statistics; bad input."""
+"""lossbook.design's training and statistics: batched seeds train as independent runs with every
+optimiser; least squares; mean ± standard error; folds; bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lossbook import design_runs as dr
+from lossbook import design as dr
 
 
 def _problem(seeds):
