@@ -411,7 +411,8 @@ def train(
     Args:
         params: leaf tensors with ``requires_grad=True`` and a leading seed dimension S
             (:func:`init_mlp`, :func:`linear_init`); trained in place.
-        objective: maps ``params`` to the per-seed losses, a tensor of shape ``(S,)``.
+        objective: maps ``params`` to the per-seed losses, a tensor of shape ``(S,)`` (S may
+            count several variants times seeds, when the leading axes of ``params`` do).
         steps: optimiser steps.
         lr: learning rate.
         optimiser: ``"sgd"`` (plain gradient descent: the step shows the gradient's size),
@@ -454,14 +455,13 @@ def train(
     cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimiser]
     opt = cls(list(params.values()), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1 - k / steps if schedule == "linear" else 1.0)
-    seeds = next(iter(params.values())).shape[0]
     history = []
     for step in range(steps):
         opt.zero_grad()
         losses = objective(params)
-        if not isinstance(losses, torch.Tensor) or tuple(losses.shape) != (seeds,):
+        if not isinstance(losses, torch.Tensor) or losses.dim() != 1:
             shape = tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses).__name__
-            raise ValueError(f"objective must return one loss per seed, shape ({seeds},), got {shape}")
+            raise ValueError(f"objective must return one loss per seed, a tensor of shape (S,), got {shape}")
         if not torch.isfinite(losses).all():
             raise FloatingPointError(f"objective is not finite at step {step}: {losses.tolist()}")
         losses.sum().backward()

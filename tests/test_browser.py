@@ -189,7 +189,9 @@ class Visit:
 _MEASURE = r"""() => {
   const out = {};
   const skip = "pre, code, script, style, textarea, mjx-container, .highlight, .cell_input";
-  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{/;
+  // delimiters, environments, and single-dollar math holding a command or a braced sub/superscript
+  // (a heading's $\hat y$ repeated as link text stays TeX if nothing renders it there)
+  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{|\$[^$\n]{0,80}?(\\[A-Za-z]+|[\^_]\{)[^$\n]{0,80}?\$/;
   const raw = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {

@@ -100,7 +100,7 @@ def test_kfold_partitions():
         (lambda: dr.kfold(5, 2.5), ValueError, "k must be a positive integer"),
         (lambda: dr.train({}, lambda p: p, steps=1, lr=0.1), TypeError, "params"),
         (lambda: dr.train({"w": torch.zeros(2, 1)}, lambda p: p["w"][:, 0], steps=1, lr=0.1), ValueError, "requires_grad"),
-        (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"].sum(), steps=1, lr=0.1), ValueError, r"shape \(1,\)"),
+        (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"].sum(), steps=1, lr=0.1), ValueError, r"one loss per seed, a tensor of shape \(S,\), got \(\)"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=0, lr=0.1), ValueError, "steps"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=-1.0), ValueError, "lr"),
         (lambda: dr.train({"w": dr.linear_init([0], 1, 1)}, lambda p: p["w"][:, 0, 0], steps=1, lr=math.nan), ValueError, "lr"),
