@@ -328,10 +328,29 @@ def mp_function(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> Calla
         raise ValueError(
             f"mp_function: symbols must include every free symbol of exprs; missing {', '.join(sorted(map(plain, missing)))}"
         )
-    # common subexpressions make large gradients several times faster to evaluate, but hoisting
-    # them out of a Piecewise would evaluate branches it guards (1/|u| at u = 0) eagerly
-    lazy = any(e.has(sp.Piecewise) for e in exprs)
-    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES), cse=not lazy)
+    return sp.lambdify(list(symbols), list(exprs), modules=list(_MP_MODULES), cse=_cse_safe(exprs))
+
+
+def _cse_safe(exprs: Sequence[sp.Expr]) -> bool:
+    """Whether lambdify may share common subexpressions among ``exprs`` (several times faster).
+
+    Not across a Piecewise: hoisting would evaluate the branches it guards (1/|u| at u = 0)
+    eagerly. Not where a difference holds a tiny constant: cse may share ``a + 1e-6`` between
+    ``a - b + 1e-6`` and ``a - c + 1e-6``, and a huge ``a`` then absorbs the constant
+    identically at every precision, where ``a - b`` first would not.
+    """
+    for e in exprs:
+        if e.has(sp.Piecewise):
+            return False
+        for node in sp.preorder_traversal(e):
+            if (
+                isinstance(node, sp.Add)
+                and len(node.args) > 2
+                and any(a.is_Number and 0 < abs(float(a)) < 1e-3 for a in node.args)
+                and any(a.could_extract_minus_sign() for a in node.args if not a.is_Number)
+            ):
+                return False
+    return True
 
 
 def _mpf(v: Any) -> Any:

@@ -98,7 +98,8 @@ def _triplet_cosine_autograd() -> tuple[sp.Expr, ...]:
     ``cosine_similarity`` clamps each norm at 1e-8 outside autograd's record: the value it
     divides by is max(|u|, 1e-8), but the backward differentiates the unclamped norm |u|,
     whose derivative PyTorch sets to 0 at u = 0. Written with :class:`StopGradient`, this is
-    PyTorch's gradient and, differentiated again, its Hessian.
+    PyTorch's gradient and, differentiated again, its Hessian wherever u != 0 and |u|² does not
+    underflow (there PyTorch's double backward gives NaN, this formula a finite value).
     """
 
     def clamped_norm(u: tuple[sp.Symbol, ...]) -> sp.Expr:

@@ -51,8 +51,9 @@ class StopGradient(sp.Function):
 
     PyTorch sometimes clamps a value outside autograd's record (``cosine_similarity``'s norm);
     the backward then differentiates the unclamped value. ``n + StopGradient(max(n, eps) - n)``
-    has the clamped value and the unclamped derivative, to every order. ``lambdify`` evaluates
-    it as the identity.
+    has the clamped value and the unclamped derivative, to every order (PyTorch's own higher
+    derivatives may still differ where its backward divides by an underflowed or zero number).
+    ``lambdify`` evaluates it as the identity.
 
     >>> x = sp.Symbol("x", real=True)
     >>> sp.diff(x**2 + StopGradient(sp.Max(x, 3) - x), x)

@@ -31,7 +31,7 @@ import sympy as sp
 import torch
 
 from lossbook import domains as L
-from lossbook.calculus import _MP_MODULES, gradient_exprs
+from lossbook.calculus import _MP_MODULES, _cse_safe, gradient_exprs
 from lossbook.floats import (
     DIGITS,
     DTYPES,
@@ -173,7 +173,11 @@ def _extra_probes(loss: Loss) -> list[Probe]:
         # the default direction puts the negative farther than the positive (loss 0 from s ≈ 1 on);
         # swapping them keeps the hinge active, so the value grows with s
         u = np.array([1.0, 0.6, -0.6, -1.0, 0.2, -0.2])
-        return [Probe("x = s·(1, 0.6, -0.6, -1, 0.2, -0.2)", lambda s: (s * u, np.zeros(0)))]
+        shared = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])  # huge, but a - a⁺ and a - a⁻ are not
+        return [
+            Probe("x = s·(1, 0.6, -0.6, -1, 0.2, -0.2)", lambda s: (s * u, np.zeros(0))),
+            Probe("x = (s, 0, s, 1, s, 1.5)", lambda s: (s * shared + [0, 0, 0, 1, 0, 1.5], np.zeros(0))),
+        ]
     return []
 
 
@@ -210,8 +214,7 @@ def _reference_fn(
     exprs = [expr, *grads]
     if simplified:
         exprs = [sp.simplify(e) for e in exprs]
-    lazy = any(e.has(sp.Piecewise) for e in exprs)  # cse would evaluate guarded branches eagerly
-    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES), cse=not lazy)
+    return sp.lambdify(list(symbols), exprs, modules=list(_MP_MODULES), cse=_cse_safe(exprs))
 
 
 _REFERENCES: dict[tuple[Any, ...], tuple[list[float], Callable[[], np.ndarray]] | None] = {}

@@ -95,17 +95,23 @@ def _cross_entropy_smoothed(x: torch.Tensor, t: torch.Tensor, label_smoothing: f
 # --------------------------------------------------------------------------- norms
 
 
-def _power_of_2_scale(*vectors: torch.Tensor) -> torch.Tensor:
-    """Per row, a power of 2 K with K <= max |component| < 2K over ``vectors``, and K >= 1.
+def _power_of_2_scale(*vectors: torch.Tensor, at_least_one: bool = True) -> torch.Tensor:
+    """Per row, the power of 2 K with K <= max |component| < 2K over ``vectors`` (a column).
 
-    Dividing by a power of 2 is exact (barring underflow), so the scaled vectors round as the
-    unscaled ones would; every use below is unchanged when its vectors are all divided by the
-    same K, so K carries no gradient. Small vectors are not scaled up: they cannot overflow.
+    Dividing by a power of 2 is exact unless the quotient falls below the smallest normal
+    number, and the components that do are too small to move a norm built on the largest one;
+    every use below is unchanged when its vectors are all divided by the same K, so K carries no
+    gradient. With ``at_least_one`` small vectors are not scaled up (K >= 1: where an eps sits
+    inside the norm, it dominates before a square could underflow). A zero, inf or NaN row gets
+    K = 1.
     """
     with torch.no_grad():
-        big = torch.stack([v.abs().amax(dim=1) for v in vectors]).amax(dim=0).clamp(min=1)
+        big = torch.stack([v.abs().amax(dim=1) for v in vectors]).amax(dim=0)
+        if at_least_one:
+            big = big.clamp(min=1)
         _, exponent = torch.frexp(big)
-        return torch.ldexp(torch.ones_like(big), exponent - 1)[:, None]
+        k = torch.ldexp(torch.ones_like(big), exponent - 1)
+        return torch.where(torch.isfinite(big) & (big > 0), k, torch.ones_like(k))[:, None]
 
 
 def _cosine_embedding(x: torch.Tensor, t: torch.Tensor, margin: float) -> torch.Tensor:
@@ -124,10 +130,19 @@ def _cosine_embedding(x: torch.Tensor, t: torch.Tensor, margin: float) -> torch.
 
 
 def _distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    # |u - v + ε| = K |u/K - v/K + ε/K|: the difference is formed after scaling, so neither it
-    # nor its square overflows; with K a power of 2 every rounding is the unscaled one
-    k = _power_of_2_scale(u, v)
-    return k[:, 0] * torch.linalg.vector_norm(u / k - v / k + float(DISTANCE_EPS) / k, dim=1)
+    # |u - v + ε| = f K |w/K| with w = (u - v + ε)/f and K the power of 2 of w's largest
+    # component (at least 1): scaling by the difference itself, not by u and v, which can be
+    # huge while u - v is small (their scale would make w/K underflow). f = 1 (w formed as
+    # PyTorch forms it) unless u - v overflows; then f = 2 and w = u/2 - v/2 + ε/2 (not
+    # everywhere: ε/2 rounds coarser than ε where it is subnormal, as in float16).
+    eps = float(DISTANCE_EPS)
+    whole = u - v + eps
+    finite = torch.isfinite(u).all(1, keepdim=True) & torch.isfinite(v).all(1, keepdim=True)
+    over = finite & ~torch.isfinite(whole).all(1, keepdim=True)
+    w = torch.where(over, u / 2 - v / 2 + eps / 2, whole)
+    f = torch.where(over, 2.0, 1.0).to(w.dtype)[:, 0]
+    k = _power_of_2_scale(w)
+    return f * (k[:, 0] * torch.linalg.vector_norm(w / k, dim=1))  # f·K alone can overflow
 
 
 def _triplet_margin(x: torch.Tensor, t: torch.Tensor, margin: float) -> torch.Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -187,6 +188,39 @@ def test_embedding_losses_fail_where_predicted_and_the_stable_forms_do_not(dtype
         # the probes' vectors and differences have norms between 0.3 s and 2.3 s
         assert big**power / 8 < cell.first_bad < 8 * big**power, (name, cell)
         assert S.sweep([S.stable_loss(name)], [dtype], refine=0).naive == [], name
+
+
+def test_stable_triplet_scales_by_the_difference_not_the_embeddings():
+    """Found in review: scaling by max(|a|, |a⁺|) made a huge shared coordinate swamp a small
+    difference (loss 1.0 for the exact 0.5). The distance now scales by the difference."""
+    stable = S.stable_loss("triplet_margin")
+    points = [[2.0**600, 0, 2.0**600, 1, 2.0**600, 1.5], [1e200] * 6, [100.0] * 6]
+    lb.crosscheck(stable, points=(points, [[]] * 3)).assert_ok()
+    for dtype, big in ((torch.float32, 2.0**120), (torch.bfloat16, 2.0**120), (torch.float16, 2.0**14)):
+        x = torch.tensor([[big, 0, big, 1, big, 1.5]], dtype=dtype)
+        assert stable.pytorch(x).item() == 0.5, dtype
+    # bit for bit PyTorch's pairwise_distance, gradient included, where that does not overflow
+    from lossbook.stable import _distance
+
+    a = torch.tensor([[100.0, 100.0]], dtype=torch.float16, requires_grad=True)
+    grads = [torch.autograd.grad(fn(a, a.detach()).sum(), a)[0] for fn in (F.pairwise_distance, _distance)]
+    assert torch.equal(grads[0], grads[1])
+
+
+def test_triplet_reference_keeps_eps_beside_a_huge_shared_coordinate():
+    """lambdify with common subexpressions shared a + 1e-6 between both distances, and a huge a
+    absorbed the 1e-6 identically at 30 and 60 digits; such sums are lambdified without cse."""
+    from lossbook.calculus import _cse_safe
+
+    loss = lb.get("triplet_margin")
+    assert not _cse_safe([loss.expr])
+    assert _cse_safe([lb.get("mse").expr])
+    probe = next(p for p in S.probes(loss) if p.label == "x = (s, 0, s, 1, s, 1.5)")
+    x, t = probe.make(1.3e55)
+    ref = S._reference(loss, loss.hyperparameters(), x, t)[0]
+    expected = 1 + math.hypot(1e-6, -1 + 1e-6) - math.hypot(1e-6, -1.5 + 1e-6)
+    assert ref[0] == pytest.approx(expected, rel=1e-15)
+    assert ref[1] == pytest.approx(1e-6 * (1 - 1 / 1.5), rel=1e-5)  # d/da_0 = ε/d⁺ - ε/d⁻, not 0
 
 
 def test_vector_norm_squares_float16_in_float32():
